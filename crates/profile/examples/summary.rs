@@ -42,10 +42,10 @@ fn main() -> ExitCode {
     let si = p.default_sample_index();
     let mut flat: HashMap<&str, i64> = HashMap::new();
     for s in p.samples.iter() {
-        if let Some(&leaf) = s.locations.first() {
-            if let Some(line) = p.location_lines(leaf).first() {
-                *flat.entry(p.str(p.functions[line.function as usize].name)).or_default() += s.values[si];
-            }
+        if let Some(&leaf) = s.locations.first()
+            && let Some(line) = p.location_lines(leaf).first()
+        {
+            *flat.entry(p.str(p.functions[line.function as usize].name)).or_default() += s.values[si];
         }
     }
     let mut rows: Vec<_> = flat.into_iter().collect();

@@ -386,6 +386,48 @@ impl Samples {
         *self = out;
     }
 
+    /// Rebuilds the samples with new location lists: `f(index, old_locations, new)`
+    /// fills `new` (empty on entry) and returns whether to keep the sample. Values
+    /// and labels are kept.
+    pub fn map_locations(&mut self, mut f: impl FnMut(usize, &[LocationIdx], &mut Vec<LocationIdx>) -> bool) {
+        let n = self.len();
+        let mut out = Samples {
+            n_values: self.n_values,
+            loc_ends: Vec::with_capacity(n),
+            locs: Vec::with_capacity(self.locs.len()),
+            values: Vec::with_capacity(self.values.len()),
+            label_set: Vec::with_capacity(n),
+            sets: std::mem::take(&mut self.sets),
+        };
+        let mut buf = Vec::new();
+        for i in 0..n {
+            buf.clear();
+            if f(i, self.locations(i), &mut buf) {
+                out.locs.extend_from_slice(&buf);
+                out.loc_ends.push(u32::try_from(out.locs.len()).expect("too many frames"));
+                out.values.extend_from_slice(self.values(i));
+                out.label_set.push(self.label_set[i]);
+            }
+        }
+        *self = out;
+    }
+
+    /// Rewrites every distinct label set once: `f(old, new)` fills `new` (empty on
+    /// entry). Samples keep their values and locations.
+    pub fn map_labels(&mut self, mut f: impl FnMut(&[Label], &mut Vec<Label>)) {
+        let old = std::mem::take(&mut self.sets);
+        let mut remap = vec![0u32; old.ends.len() + 1];
+        let mut buf = Vec::new();
+        for (id, slot) in remap.iter_mut().enumerate() {
+            buf.clear();
+            f(old.get(id as u32), &mut buf);
+            *slot = self.sets.intern(&buf).expect("label sets shrink or keep their size");
+        }
+        for s in &mut self.label_set {
+            *s = remap[*s as usize];
+        }
+    }
+
     /// Releases spare capacity.
     pub fn shrink_to_fit(&mut self) {
         self.loc_ends.shrink_to_fit();
@@ -516,10 +558,10 @@ impl Profile {
     /// sample type, else the last one (pprof's rule).
     pub fn default_sample_index(&self) -> usize {
         let dst = self.str(self.default_sample_type);
-        if !dst.is_empty() {
-            if let Some(i) = self.sample_type_index(dst) {
-                return i;
-            }
+        if !dst.is_empty()
+            && let Some(i) = self.sample_type_index(dst)
+        {
+            return i;
         }
         self.sample_types.len().saturating_sub(1)
     }

@@ -93,15 +93,15 @@ pub fn validate(p: &Profile) -> Result<(), ValidationError> {
     let nfun = p.functions.len();
     for (i, loc) in p.locations.iter().enumerate() {
         unique(&mut ids, loc.id, "Location", i)?;
-        if let Some(m) = loc.mapping {
-            if m as usize >= p.mappings.len() {
-                return Err(verr(
-                    "Location",
-                    "mapping_id",
-                    i,
-                    Problem::IndexOutOfRange { index: m as u64, len: p.mappings.len() },
-                ));
-            }
+        if let Some(m) = loc.mapping
+            && m as usize >= p.mappings.len()
+        {
+            return Err(verr(
+                "Location",
+                "mapping_id",
+                i,
+                Problem::IndexOutOfRange { index: m as u64, len: p.mappings.len() },
+            ));
         }
         if loc.lines_start > loc.lines_end || loc.lines_end as usize > p.lines.len() {
             return Err(verr(
