@@ -112,10 +112,11 @@ fn kernel_base(seg: &Segment, stext: Option<u64>, start: u64, limit: u64, offset
         return Some(offset);
     }
     // A kernel remapped to address 0 (ChromeOS), with its `_stext` known.
-    if start == 0 && limit != 0 {
-        if let Some(s) = stext {
-            return Some(start.wrapping_sub(s));
-        }
+    if start == 0
+        && limit != 0
+        && let Some(s) = stext
+    {
+        return Some(start.wrapping_sub(s));
     }
     // A (possibly randomized) kernel placed at or above its link address, with an
     // offset of 0, ppc64's PAGE_OFFSET, or the start itself.
@@ -123,18 +124,19 @@ fn kernel_base(seg: &Segment, stext: Option<u64>, start: u64, limit: u64, offset
     {
         // perf reports the address of `_stext` as the start of the mapping; when the
         // start has the same page offset as `_stext`, that is what happened here.
-        if let Some(s) = stext {
-            if start % PAGE_SIZE == s % PAGE_SIZE {
-                return Some(start.wrapping_sub(s));
-            }
+        if let Some(s) = stext
+            && start % PAGE_SIZE == s % PAGE_SIZE
+        {
+            return Some(start.wrapping_sub(s));
         }
         return Some(start.wrapping_sub(seg.vaddr));
     }
     // A kernel remapped near 0, at the page offset of `_stext` (ChromeOS).
-    if let Some(s) = stext {
-        if start % PAGE_SIZE != 0 && s % PAGE_SIZE == start % PAGE_SIZE {
-            return Some(start.wrapping_sub(s));
-        }
+    if let Some(s) = stext
+        && !start.is_multiple_of(PAGE_SIZE)
+        && s % PAGE_SIZE == start % PAGE_SIZE
+    {
+        return Some(start.wrapping_sub(s));
     }
     None
 }

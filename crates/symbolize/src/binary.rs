@@ -232,7 +232,7 @@ impl Binary {
     /// kernel images (pprof: when the name contains `vmlinux` or the mapping is
     /// not page aligned).
     fn kernel_offset(&self, m: &MappingRange) -> Option<u64> {
-        let aligned = |a: u64| a % PAGE_SIZE == 0;
+        let aligned = |a: u64| a.is_multiple_of(PAGE_SIZE);
         let name = self.path.to_string_lossy();
         if name.contains("vmlinux") || !aligned(m.start) || !aligned(m.limit) || !aligned(m.offset) {
             self.stext
@@ -289,18 +289,14 @@ impl Binary {
             dwarf_frames(ctx, addr, style, &mut out);
         }
         let needs_symbol = out.last().is_none_or(|f| f.system_name.is_empty());
-        if needs_symbol {
-            if let Some(sym) = elf::lookup_symbol(&self.symbols, addr) {
-                let function = demangle(&sym.name, style);
-                match out.last_mut() {
-                    Some(last) => {
-                        last.function = function;
-                        last.system_name = sym.name.to_string();
-                    }
-                    None => {
-                        out.push(Frame { function, system_name: sym.name.to_string(), ..Frame::default() })
-                    }
+        if needs_symbol && let Some(sym) = elf::lookup_symbol(&self.symbols, addr) {
+            let function = demangle(&sym.name, style);
+            match out.last_mut() {
+                Some(last) => {
+                    last.function = function;
+                    last.system_name = sym.name.to_string();
                 }
+                None => out.push(Frame { function, system_name: sym.name.to_string(), ..Frame::default() }),
             }
         }
         out

@@ -1,0 +1,285 @@
+//! Getting the profile to analyze: reading each source, merging several,
+//! subtracting or comparing a base, locating binaries and symbolizing, pruning
+//! `drop_frames`, adding comments — pprof's `fetchProfiles`, in its order.
+
+use rustprof_profile::{Label, Mapping, Profile, StrId, ValueType};
+
+use crate::driver::{Source, Ui};
+use crate::filter;
+use crate::measurement;
+
+/// A failure to get a profile, with pprof's message.
+pub type FetchError = String;
+
+/// How a source string is read.
+pub enum SourceKind {
+    /// A local file.
+    File(String),
+    /// An HTTP(S) URL, with the timeout in seconds.
+    Url(String, u64),
+}
+
+/// Fetches one profile from a source (file or URL).
+pub type Fetcher = dyn Fn(&str, &Source, &mut dyn Ui) -> Result<(Profile, bool), String> + Sync;
+
+/// Reads a local profile file.
+pub fn read_file(path: &str) -> Result<Profile, String> {
+    let data = std::fs::read(path).map_err(|e| format!("open {path}: {}", go_io_error(&e)))?;
+    if data.starts_with(b"PERFILE2") {
+        return Err("perf.data files are not supported: convert them with perf_to_profile (github.com/google/perf_data_converter)".into());
+    }
+    if data.is_empty() {
+        return Err("parsing profile: empty input file".into());
+    }
+    crate::timing::mark("read");
+    let p = rustprof_profile::decode(&data).map_err(|e| format!("parsing profile: {e}"));
+    crate::timing::mark("decoded");
+    p
+}
+
+/// Go's text for an I/O error (`no such file or directory`).
+pub fn go_io_error(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let base = s.split(" (os error").next().unwrap_or(&s).to_string();
+    let mut c = base.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+/// Scales several profiles to common units (pprof's `ScaleProfiles`).
+pub fn scale_profiles(profiles: &mut [Profile]) -> Result<(), String> {
+    if profiles.is_empty() {
+        return Ok(());
+    }
+    let vt = |p: &Profile, v: &ValueType| (p.str(v.ty).to_string(), p.str(v.unit).to_string());
+    let periods: Vec<(String, String)> = profiles.iter().map(|p| vt(p, &p.period_type)).collect();
+    let period_type = measurement::common_value_type(&periods).map_err(|e| format!("period type: {e}"))?;
+    let n = profiles[0].sample_types.len();
+    for p in &profiles[1..] {
+        if p.sample_types.len() != n {
+            return Err(format!("inconsistent samples type count: {} != {}", n, p.sample_types.len()));
+        }
+    }
+    let mut common = Vec::with_capacity(n);
+    for i in 0..n {
+        let ts: Vec<(String, String)> = profiles.iter().map(|p| vt(p, &p.sample_types[i])).collect();
+        common.push(measurement::common_value_type(&ts).map_err(|e| format!("sample types: {e}"))?);
+    }
+    for p in profiles.iter_mut() {
+        if let Some((_, unit)) = &period_type {
+            let (period, _) = measurement::scale(p.period, p.str(p.period_type.unit), unit);
+            p.period = period as i64;
+            p.period_type.unit = p.strings.intern(unit);
+        }
+        let mut ratios = vec![1.0; n];
+        for i in 0..n {
+            if let Some((_, unit)) = &common[i] {
+                let from = p.str(p.sample_types[i].unit).to_string();
+                ratios[i] = measurement::scale(1, &from, unit).0;
+                p.sample_types[i].unit = p.strings.intern(unit);
+            }
+        }
+        rustprof_profile::scale_n(p, &ratios).map_err(|e| format!("scale: {e}"))?;
+    }
+    Ok(())
+}
+
+/// pprof's `combineProfiles`: scale to common units, then merge.
+pub fn combine(mut profiles: Vec<Profile>) -> Result<Profile, String> {
+    scale_profiles(&mut profiles)?;
+    let refs: Vec<&Profile> = profiles.iter().collect();
+    rustprof_profile::merge(&refs).map_err(|e| e.to_string())
+}
+
+/// Sets label `key` to `value` on every sample (pprof's `SetLabel`).
+pub fn set_label(p: &mut Profile, key: &str, value: &str) {
+    let k = p.strings.intern(key);
+    let v = p.strings.intern(value);
+    let strings = p.strings.clone();
+    p.samples.map_labels(|old, new| {
+        new.extend(old.iter().filter(|l| !(l.is_str() && strings.get(l.key) == key)).copied());
+        new.push(Label::string(k, v));
+        // pprof keeps labels in a map: string labels sorted by key come first.
+        new.sort_by(|a, b| {
+            a.is_num().cmp(&b.is_num()).then_with(|| strings.get(a.key).cmp(strings.get(b.key)))
+        });
+    });
+}
+
+/// pprof's `locateBinaries`: finds local copies of mapped binaries under
+/// `$PPROF_BINARY_PATH`, adds a fake mapping to a profile without any, and applies
+/// the `[binary]` argument and `-buildid` to the main mapping.
+pub fn locate_binaries(p: &mut Profile, s: &Source, ui: &mut dyn Ui) {
+    let search = std::env::var("PPROF_BINARY_PATH").ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
+        let home = std::env::var("HOME").unwrap_or_default();
+        format!("{home}/pprof/binaries")
+    });
+    for mi in 0..p.mappings.len() {
+        let m = p.mappings[mi];
+        let file = p.str(m.filename).to_string();
+        let build_id = p.str(m.build_id).to_string();
+        let base = if file.is_empty() { String::new() } else { crate::graph::base_name(&file).to_string() };
+        'paths: for path in search.split(':') {
+            let mut names = Vec::new();
+            if !build_id.is_empty() {
+                names.push(format!("{path}/{build_id}/{base}"));
+                if let Ok(rd) = std::fs::read_dir(format!("{path}/{build_id}")) {
+                    let mut v: Vec<String> =
+                        rd.flatten().map(|e| e.path().to_string_lossy().into_owned()).collect();
+                    v.sort();
+                    names.extend(v);
+                }
+                names.push(format!("{path}/{file}/{build_id}"));
+            }
+            if !file.is_empty() {
+                if !base.is_empty() {
+                    names.push(format!("{path}/{base}"));
+                }
+                names.push(format!("{path}/{file}"));
+            }
+            for name in names {
+                let Ok(meta) = std::fs::metadata(&name) else { continue };
+                if !meta.is_file() {
+                    continue;
+                }
+                let Ok(fid) = rustprof_symbolize::read_build_id(std::path::Path::new(&name)) else {
+                    continue;
+                };
+                let fid = fid.unwrap_or_default();
+                if !build_id.is_empty() && build_id != fid {
+                    ui.print_err(&format!(
+                        "Ignoring local file {name}: build-id mismatch ({build_id} != {fid})"
+                    ));
+                } else {
+                    let id = p.strings.intern(&crate::graph::clean_path(&name));
+                    p.mappings[mi].filename = id;
+                    break 'paths;
+                }
+            }
+        }
+    }
+    if p.mappings.is_empty() {
+        p.mappings.push(Mapping { id: 1, ..Default::default() });
+        for l in &mut p.locations {
+            l.mapping = Some(0);
+        }
+    }
+    if !s.exec_name.is_empty() || !s.build_id.is_empty() {
+        if !s.exec_name.is_empty() {
+            p.mappings[0].filename = p.strings.intern(&s.exec_name);
+        }
+        if !s.build_id.is_empty() {
+            p.mappings[0].build_id = p.strings.intern(&s.build_id);
+        }
+    }
+}
+
+/// Fetches all sources and merges them (pprof's `chunkedGrab` for one list).
+fn grab_all(
+    sources: &[String],
+    s: &Source,
+    fetch: &Fetcher,
+    ui: &mut dyn Ui,
+) -> Result<(Option<Profile>, usize, bool, bool), String> {
+    let mut profiles = Vec::new();
+    let mut remote = false;
+    for src in sources {
+        match fetch(src, s, ui) {
+            Ok((mut p, is_remote)) => {
+                locate_binaries(&mut p, s, ui);
+                remote |= is_remote;
+                profiles.push(p);
+            }
+            Err(e) => ui.print_err(&format!("{src}: {e}")),
+        }
+    }
+    if profiles.is_empty() {
+        return Ok((None, 0, remote, false));
+    }
+    let n = profiles.len();
+    if n == 1 {
+        // pprof merges even a single profile; that only renumbers ids, combines
+        // identical samples and drops all-zero ones. Reports that print samples
+        // or ids ask for it later (see `Fetched::compacted`); here only the
+        // all-zero samples go, which every report would drop.
+        let mut p = profiles.pop().unwrap_or_default();
+        drop_zero_samples(&mut p);
+        return Ok((Some(p), 1, remote, false));
+    }
+    Ok((Some(combine(profiles)?), n, remote, true))
+}
+
+/// Removes samples whose values are all zero.
+pub fn drop_zero_samples(p: &mut Profile) {
+    let n = p.sample_types.len();
+    if n == 0 || !p.samples.all_values().chunks_exact(n).any(|row| row.iter().all(|&v| v == 0)) {
+        return;
+    }
+    p.samples.retain(|_, s| s.values.iter().any(|&v| v != 0));
+}
+
+/// A fetched profile.
+pub struct Fetched {
+    /// The profile.
+    pub profile: Profile,
+    /// It came (at least partly) from a URL.
+    pub remote: bool,
+    /// It went through pprof's merge (ids renumbered, identical samples combined).
+    pub compacted: bool,
+}
+
+/// pprof's `fetchProfiles`: the profile to analyze.
+pub fn fetch_profiles(s: &Source, fetch: &Fetcher, ui: &mut dyn Ui) -> Result<Fetched, FetchError> {
+    let (p, count, remote_src, mut compacted) =
+        grab_all(&s.sources, s, fetch, ui).map_err(|e| format!("problem fetching source profiles: {e}"))?;
+    let (base, count_base, remote_base, _) =
+        grab_all(&s.base, s, fetch, ui).map_err(|e| format!("problem fetching base profiles: {e},"))?;
+    let Some(mut p) = p else {
+        return Err("failed to fetch any source profiles".into());
+    };
+    if count_base == 0 && !s.base.is_empty() {
+        return Err("failed to fetch any base profiles".into());
+    }
+    if count != s.sources.len() {
+        ui.print_err(&format!("Fetched {} source profiles out of {}", count, s.sources.len()));
+    }
+    if count_base != s.base.len() {
+        ui.print_err(&format!("Fetched {} base profiles out of {}", count_base, s.base.len()));
+    }
+    if let Some(mut base) = base {
+        if s.diff_base {
+            set_label(&mut base, "pprof::base", "true");
+        }
+        if s.normalize {
+            rustprof_profile::normalize(&mut p, &base).map_err(|e| e.to_string())?;
+        }
+        rustprof_profile::scale(&mut base, -1.0);
+        p = combine(vec![p, base])?;
+        compacted = true;
+    }
+    crate::symbolize::symbolize(&s.symbolize, &mut p, ui);
+    filter::remove_uninteresting(&mut p)?;
+    unsource_mappings(&mut p);
+    if !s.comment.is_empty() {
+        let c = p.strings.intern(&s.comment);
+        p.comments.push(c);
+    }
+    if let Err(e) = rustprof_profile::validate(&p) {
+        return Err(format!("malformed profile: {e}"));
+    }
+    Ok(Fetched { profile: p, remote: remote_src || remote_base, compacted })
+}
+
+/// Mappings whose file is a URL (set for remote symbolization) lose it.
+fn unsource_mappings(p: &mut Profile) {
+    for m in &mut p.mappings {
+        if m.build_id == StrId::EMPTY {
+            let f = p.strings.get(m.filename);
+            if f.contains("://") && f.split("://").next().is_some_and(|s| !s.is_empty() && !s.contains('/')) {
+                m.filename = StrId::EMPTY;
+            }
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! `list`: annotated source of the functions matching a regexp, with flat and
+//! cumulative values per line, read from `-source_path`.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use super::{Report, split_list, trim_path};
+use crate::graph::{Graph, Order, Strs};
+use crate::measurement::percentage;
+
+/// Reads source files once, by the name the profile gives them.
+pub struct SourceReader {
+    search_path: String,
+    trim: String,
+    files: HashMap<String, Vec<String>>,
+    errors: HashMap<String, String>,
+}
+
+impl SourceReader {
+    /// A reader searching `search_path` (colon-separated) after trimming `trim`.
+    pub fn new(search_path: &str, trim: &str) -> Self {
+        SourceReader {
+            search_path: search_path.to_string(),
+            trim: trim.to_string(),
+            files: HashMap::new(),
+            errors: HashMap::new(),
+        }
+    }
+
+    /// Line `lineno` (1-based) of `path`, if it exists.
+    pub fn line(&mut self, path: &str, lineno: i64) -> Option<String> {
+        if !self.files.contains_key(path) {
+            let mut lines = vec![String::new()];
+            match open_source_file(path, &self.search_path, &self.trim) {
+                Ok(text) => {
+                    for l in text.split('\n') {
+                        lines.push(l.strip_suffix('\r').unwrap_or(l).to_string());
+                    }
+                    // A final newline does not start another line.
+                    if text.ends_with('\n') || text.is_empty() {
+                        lines.pop();
+                    }
+                }
+                Err(e) => {
+                    self.errors.insert(path.to_string(), e);
+                }
+            }
+            self.files.insert(path.to_string(), lines);
+        }
+        let lines = &self.files[path];
+        if lineno <= 0 || lineno as usize >= lines.len() {
+            return None;
+        }
+        Some(lines[lineno as usize].clone())
+    }
+
+    /// The error of opening `path`, if any.
+    pub fn file_error(&self, path: &str) -> Option<&String> {
+        self.errors.get(path)
+    }
+}
+
+/// Go's `filepath.Join(dir, path)`.
+fn join(dir: &str, path: &str) -> String {
+    crate::graph::clean_path(&format!("{dir}/{path}"))
+}
+
+fn parent_dir(dir: &str) -> String {
+    let c = crate::graph::clean_path(dir);
+    match c.rfind('/') {
+        Some(0) => "/".into(),
+        Some(i) => c[..i].to_string(),
+        None => ".".into(),
+    }
+}
+
+/// Finds a source file: absolute paths as they are, relative ones in each search
+/// directory and its parents.
+pub fn open_source_file(path: &str, search: &str, trim: &str) -> Result<String, String> {
+    let path = trim_path(path, trim, search);
+    let read = |p: &str| std::fs::read(p).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+    if path.starts_with('/') {
+        return read(&path).ok_or_else(|| {
+            let e = std::fs::metadata(&path).err().map(|e| e.to_string()).unwrap_or_default();
+            format!("open {path}: {}", go_io_error(&e))
+        });
+    }
+    for dir in split_list(search) {
+        let mut dir = dir.to_string();
+        loop {
+            if let Some(t) = read(&join(&dir, &path)) {
+                return Ok(t);
+            }
+            let parent = parent_dir(&dir);
+            if parent == dir {
+                break;
+            }
+            dir = parent;
+        }
+    }
+    Err(format!("could not find file {path} on path {search}"))
+}
+
+fn go_io_error(e: &str) -> String {
+    // Rust: "No such file or directory (os error 2)"; Go: "no such file or directory".
+    let base = e.split(" (os error").next().unwrap_or(e);
+    let mut c = base.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+struct SrcLine {
+    text: String,
+    lineno: i64,
+    flat: i64,
+    cum: i64,
+}
+
+fn source_from_file(
+    file: &str,
+    reader: &mut SourceReader,
+    g: &Graph,
+    fns: &[u32],
+) -> Result<Vec<SrcLine>, String> {
+    const MARGIN: i64 = 5;
+    let first = g.node(fns[0]).info;
+    let mut start = if first.start_line != 0 { first.start_line } else { first.lineno - MARGIN };
+    let mut end = first.lineno + MARGIN;
+    let mut line_nodes: HashMap<i64, (i64, i64)> = HashMap::new();
+    for &n in fns {
+        let node = g.node(n);
+        let lineno = node.info.lineno;
+        let mut node_start = node.info.start_line;
+        if node_start == 0 {
+            node_start = lineno - MARGIN;
+        }
+        let node_end = lineno + MARGIN;
+        if node_start < start {
+            start = node_start;
+        } else if node_end > end {
+            end = node_end;
+        }
+        let e = line_nodes.entry(lineno).or_default();
+        e.0 += node.flat;
+        e.1 += node.cum;
+    }
+    if start < 1 {
+        start = 1;
+    }
+    let mut src = Vec::new();
+    let mut lineno = start;
+    while lineno <= end {
+        let Some(line) = reader.line(file, lineno) else { break };
+        let (flat, cum) = line_nodes.get(&lineno).copied().unwrap_or((0, 0));
+        src.push(SrcLine { text: line.trim_end_matches('\n').to_string(), lineno, flat, cum });
+        lineno += 1;
+    }
+    if let Some(e) = reader.file_error(file) {
+        return Err(e.clone());
+    }
+    Ok(src)
+}
+
+fn value_or_dot(v: i64, rpt: &Report) -> String {
+    if v == 0 { ".".into() } else { rpt.format_value(v) }
+}
+
+/// `list`.
+pub fn print_source(w: &mut String, rpt: &mut Report) -> Result<(), String> {
+    let symbol = rpt.opts.symbol.clone();
+    let built = rpt.new_graph(None);
+    let g = built.graph;
+    let strs: Strs = built.builder.into_strs();
+    let Some(symbol) = symbol else {
+        return Err("list needs a regexp".into());
+    };
+    let mut functions: Vec<u32> = Vec::new();
+    let mut function_nodes: HashMap<u32, Vec<u32>> = HashMap::new();
+    for &n in &g.nodes {
+        let name = g.node(n).info.name;
+        if !symbol.is_match(strs.get(name)) {
+            continue;
+        }
+        let e = function_nodes.entry(name).or_default();
+        if e.is_empty() {
+            functions.push(n);
+        }
+        e.push(n);
+    }
+    g.sort_nodes(&mut functions, Order::Name, &strs);
+    if function_nodes.is_empty() {
+        return Err(format!("no matches found for regexp: {}", symbol.as_str()));
+    }
+    let mut source_path = rpt.opts.source_path.clone();
+    if source_path.is_empty() {
+        source_path = std::env::current_dir()
+            .map_err(|e| format!("could not stat current dir: {e}"))?
+            .to_string_lossy()
+            .into_owned();
+    }
+    let mut reader = SourceReader::new(&source_path, &rpt.opts.trim_path);
+    let _ = writeln!(w, "Total: {}", rpt.format_value(rpt.total));
+    for &f in &functions {
+        let name_id = g.node(f).info.name;
+        let name = strs.get(name_id);
+        let mut source_files: Vec<u32> = Vec::new();
+        let mut file_nodes: HashMap<u32, Vec<u32>> = HashMap::new();
+        for &n in &function_nodes[&name_id] {
+            let file = g.node(n).info.file;
+            if file == 0 {
+                continue;
+            }
+            let e = file_nodes.entry(file).or_default();
+            if e.is_empty() {
+                source_files.push(n);
+            }
+            e.push(n);
+        }
+        if source_files.is_empty() {
+            let _ = writeln!(w, "No source information for {name}");
+            continue;
+        }
+        g.sort_nodes(&mut source_files, Order::File, &strs);
+        for &fl in &source_files {
+            let file_id = g.node(fl).info.file;
+            let filename = strs.get(file_id);
+            let fns = &file_nodes[&file_id];
+            let (flat_sum, cum_sum) =
+                fns.iter().fold((0, 0), |(a, b), &n| (a + g.node(n).flat, b + g.node(n).cum));
+            let lines = source_from_file(filename, &mut reader, &g, fns);
+            let _ = writeln!(w, "ROUTINE ======================== {name} in {filename}");
+            let _ = writeln!(
+                w,
+                "{:>10} {:>10} (flat, cum) {} of Total",
+                rpt.format_value(flat_sum),
+                rpt.format_value(cum_sum),
+                percentage(cum_sum, rpt.total)
+            );
+            match lines {
+                Err(e) => {
+                    let _ = writeln!(w, " Error: {e}");
+                }
+                Ok(lines) => {
+                    for l in lines {
+                        let _ = writeln!(
+                            w,
+                            "{:>10} {:>10} {:>6}:{}",
+                            value_or_dot(l.flat, rpt),
+                            value_or_dot(l.cum, rpt),
+                            l.lineno,
+                            l.text
+                        );
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `weblist` needs a disassembler, which rustprof does not have.
+pub fn print_web_source(_w: &mut String, _rpt: &mut Report) -> Result<(), String> {
+    Err("weblist is not supported: rustprof has no disassembler; use -list for annotated source".into())
+}

@@ -1,0 +1,137 @@
+//! Bad input: one clear line on stderr naming the problem, exit status 1 (as
+//! `go tool pprof`), never a panic, never output on stdout.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn profiles() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/conformance/profiles")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rustprof")).args(args).env("TZ", "UTC").output().unwrap()
+}
+
+fn tmp(name: &str, data: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("rustprof-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+/// Exit 1, nothing on stdout, no panic, and stderr contains every `needle`.
+fn fails_with(args: &[&str], needles: &[&str]) {
+    let out = run(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: status {:?}, stderr: {err}", out.status);
+    assert!(out.stdout.is_empty(), "{args:?}: wrote to stdout: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(!err.contains("panicked"), "{args:?}: panic: {err}");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: stderr lacks {n:?}: {err}");
+    }
+}
+
+#[test]
+fn missing_file() {
+    fails_with(
+        &["-top", "/nonexistent/cpu.pb.gz"],
+        &[
+            "/nonexistent/cpu.pb.gz: open /nonexistent/cpu.pb.gz: no such file or directory",
+            "failed to fetch any source profiles",
+        ],
+    );
+}
+
+#[test]
+fn directory_is_not_a_profile() {
+    let dir = std::env::temp_dir();
+    let d = dir.to_string_lossy().into_owned();
+    fails_with(&["-top", &d], &[&d, "failed to fetch any source profiles"]);
+}
+
+#[test]
+fn not_a_profile() {
+    let f = tmp("garbage.txt", b"this is not a profile\n");
+    fails_with(&["-top", &f], &["garbage.txt: parsing profile:", "failed to fetch any source profiles"]);
+    let f = tmp("empty.pb.gz", b"");
+    fails_with(&["-top", &f], &["empty.pb.gz: parsing profile: empty input file"]);
+}
+
+#[test]
+fn truncated_profile() {
+    let data = std::fs::read(profiles().join("go-heap.pb.gz")).unwrap();
+    let f = tmp("truncated.pb.gz", &data[..data.len() / 2]);
+    fails_with(&["-top", &f], &["truncated.pb.gz: parsing profile: decompressing profile"]);
+}
+
+#[test]
+fn invalid_regexps() {
+    let p = profiles().join("go-heap.pb.gz");
+    let p = p.to_str().unwrap();
+    fails_with(&["-top", "-focus=(", p], &["parsing focus regexp: error parsing regexp"]);
+    fails_with(&["-top", "-ignore=[", p], &["parsing ignore regexp"]);
+    fails_with(&["-list", "(", p], &["parsing argument regexp (:"]);
+    fails_with(&["-top", "-tagfocus=a(", p], &["parsing tagfocus regexp"]);
+}
+
+#[test]
+fn unknown_flag_and_missing_value() {
+    fails_with(&["-top", "-bogus", "x"], &["flag provided but not defined: -bogus", "usage:"]);
+    fails_with(&["-top", "-focus"], &["flag needs an argument: -focus"]);
+    fails_with(&["-top", "-nodecount=abc", "x"], &["invalid value \"abc\" for flag -nodecount"]);
+    fails_with(&["-top", "-list=x", "y"], &["must set at most one output format"]);
+    fails_with(&["-top", "-lines", "-files", "y"], &["conflicting options set"]);
+    fails_with(&["-top"], &["no profile source specified"]);
+}
+
+#[test]
+fn unknown_sample_index() {
+    let p = profiles().join("go-heap.pb.gz");
+    fails_with(
+        &["-top", "-sample_index=zzz", p.to_str().unwrap()],
+        &["sample_index \"zzz\" must be one of: [alloc_objects alloc_space inuse_objects inuse_space]"],
+    );
+    fails_with(
+        &["-top", "-sample_index=9", p.to_str().unwrap()],
+        &["sample_index 9 is outside the range [0..3]"],
+    );
+}
+
+#[test]
+fn incompatible_base() {
+    let heap = profiles().join("go-heap.pb.gz");
+    let cpu = profiles().join("go-bench.cpu.pb.gz");
+    fails_with(
+        &["-top", "-base", heap.to_str().unwrap(), cpu.to_str().unwrap()],
+        &["period type: incompatible types: {cpu nanoseconds 0 0} {space bytes 0 0}"],
+    );
+    fails_with(
+        &["-top", "-base", "x", "-diff_base", "y", cpu.to_str().unwrap()],
+        &["-base and -diff_base flags cannot both be specified"],
+    );
+    fails_with(&["-top", "-normalize", cpu.to_str().unwrap()], &["must have base profile to normalize by"]);
+}
+
+#[test]
+fn peek_and_list_without_match() {
+    let p = profiles().join("go-heap.pb.gz");
+    fails_with(
+        &["-peek", "NoSuchFunction", p.to_str().unwrap()],
+        &["no matches found for regexp: NoSuchFunction"],
+    );
+    fails_with(
+        &["-list", "NoSuchFunction", p.to_str().unwrap()],
+        &["no matches found for regexp: NoSuchFunction"],
+    );
+}
+
+#[test]
+fn help_exits_zero() {
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Output formats (select at most one):") && err.contains("-nodecount"));
+}
