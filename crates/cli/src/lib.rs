@@ -25,7 +25,6 @@ pub mod shell;
 pub mod sources;
 pub mod svg;
 pub mod symbolize;
-pub mod tabwriter;
 pub mod timing;
 
 pub use driver::run;

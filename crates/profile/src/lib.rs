@@ -17,7 +17,9 @@
 //! - [`merge`], [`compact`], [`scale`], [`scale_n`], [`subtract`], [`normalize`],
 //!   [`compatible`]: pprof's operations on whole profiles, with its exact rules.
 //!
-//! The crate does no I/O beyond `Read` and `Write` and has no OS-specific code.
+//! [`tabwriter`] lays text out in Go's `text/tabwriter` columns, for the texts
+//! pprof and Go's `debug=1` profiles print. The crate does no I/O beyond `Read`
+//! and `Write` and has no OS-specific code.
 //!
 //! ```
 //! use rustprof_profile::{ProfileBuilder, MappingInfo, Line};
@@ -46,6 +48,7 @@ mod error;
 mod model;
 mod ops;
 mod strings;
+pub mod tabwriter;
 mod validate;
 mod wire;
 

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use super::Report;
 use crate::labels::views;
 use crate::measurement;
-use crate::tabwriter::TabWriter;
+use rustprof_profile::tabwriter::TabWriter;
 
 struct Tag {
     name: String,

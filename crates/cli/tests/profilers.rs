@@ -1,0 +1,71 @@
+//! The profilers' files read by both analyzers: `go tool pprof` (Go installed by
+//! .ci/run) and `rustprof` name the hot function; labels show with `-tags`.
+
+#![allow(clippy::unwrap_used)]
+
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[inline(never)]
+fn interop_hot_function(n: u64) -> u64 {
+    let mut x = n | 1;
+    for i in 0..n {
+        x = x.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17) ^ i;
+    }
+    x
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("rustprof-interop-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn cpu_profile_file() -> PathBuf {
+    let g = rustprof::cpu::start(rustprof::cpu::CpuOptions::with_frequency(500)).unwrap();
+    let _l = rustprof::labels::scope(&[("endpoint", "login")]);
+    let start = Instant::now();
+    let mut r = 0;
+    while start.elapsed() < Duration::from_millis(700) {
+        r ^= interop_hot_function(black_box(200_000));
+    }
+    drop(_l);
+    black_box(r);
+    let p = g.stop().unwrap();
+    let path = tmp("cpu.pb.gz");
+    rustprof::write_gzip(&p, std::fs::File::create(&path).unwrap()).unwrap();
+    path
+}
+
+fn run(prog: &str, pre: &[&str], args: &[&str]) -> Option<String> {
+    let out = match Command::new(prog).args(pre).args(args).env("TZ", "UTC").output() {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "{prog} is required in CI: {e}");
+            eprintln!("skipping {prog}: {e}");
+            return None;
+        }
+    };
+    assert!(out.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+#[test]
+fn cpu_profile_reads_in_go_tool_pprof_and_rustprof() {
+    let f = cpu_profile_file();
+    let f = f.to_str().unwrap();
+    let ours = run(env!("CARGO_BIN_EXE_rustprof"), &[], &["-top", f]).unwrap();
+    assert!(ours.contains("profilers::interop_hot_function"), "{ours}");
+    assert!(ours.contains("Type: cpu"), "{ours}");
+    let tags = run(env!("CARGO_BIN_EXE_rustprof"), &[], &["-tags", f]).unwrap();
+    assert!(tags.contains("endpoint:") && tags.contains("login"), "{tags}");
+    if let Some(go) = run("go", &["tool", "pprof"], &["-top", f]) {
+        assert!(go.contains("profilers::interop_hot_function"), "{go}");
+        // Both analyzers agree on the whole report.
+        assert_eq!(go, ours);
+        let go_tags = run("go", &["tool", "pprof"], &["-tags", f]).unwrap();
+        assert_eq!(go_tags, tags);
+    }
+}

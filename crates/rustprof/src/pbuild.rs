@@ -1,0 +1,180 @@
+//! Turning raw stacks (addresses) into a symbolized profile: one Location per
+//! distinct address with its inlined frames as Lines, Mappings from
+//! `/proc/self/maps` with file offsets and GNU build IDs, Rust names demangled
+//! without the hash. Shared by every profiler. The symbolizer's caches live only
+//! for one build.
+
+use std::collections::HashMap;
+
+use rustprof_profile::{Label, Line, LocationIdx, MappingIdx, Profile, ProfileBuilder};
+use rustprof_symbolize::{MapEntry, Symbolizer};
+
+/// A stack: addresses leaf first. When `exact_leaf`, the first address is an
+/// interrupted PC (used as is); every other address is a return address, whose
+/// Location address is the call instruction (`ra - 1`), as Go writes them.
+pub(crate) struct Stack<'a> {
+    pub(crate) frames: &'a [u64],
+    pub(crate) exact_leaf: bool,
+}
+
+/// A label to attach to a sample.
+pub(crate) enum LabelValue {
+    Str(String),
+    #[allow(dead_code)] // numeric labels come with the heap profile's `bytes`
+    Num(i64, &'static str),
+}
+
+/// Addresses, values and labels of one sample.
+type RawSample = (Vec<u64>, Vec<i64>, Vec<(String, LabelValue)>);
+
+/// Collects samples, then symbolizes and builds the profile.
+pub(crate) struct StackProfile {
+    sample_types: Vec<(&'static str, &'static str)>,
+    period: (&'static str, &'static str, i64),
+    samples: Vec<RawSample>,
+    index: HashMap<(Vec<u64>, Vec<u8>), usize>,
+    /// Fake functions for addresses that stand for something else (lost samples).
+    pseudo: HashMap<u64, String>,
+    pub(crate) time_nanos: i64,
+    pub(crate) duration_nanos: i64,
+    pub(crate) comments: Vec<String>,
+    pub(crate) default_sample_type: Option<&'static str>,
+}
+
+impl StackProfile {
+    /// A profile with these sample types and period.
+    pub(crate) fn new(
+        sample_types: &[(&'static str, &'static str)],
+        period_type: (&'static str, &'static str),
+        period: i64,
+    ) -> Self {
+        StackProfile {
+            sample_types: sample_types.to_vec(),
+            period: (period_type.0, period_type.1, period),
+            samples: Vec::new(),
+            index: HashMap::new(),
+            pseudo: HashMap::new(),
+            time_nanos: 0,
+            duration_nanos: 0,
+            comments: Vec::new(),
+            default_sample_type: None,
+        }
+    }
+
+    /// Registers a pseudo address that symbolizes to `name` (e.g. lost samples).
+    pub(crate) fn pseudo_frame(&mut self, addr: u64, name: &str) {
+        self.pseudo.insert(addr, name.to_string());
+    }
+
+    /// Adds `values` to the sample with this stack and labels.
+    pub(crate) fn add(&mut self, stack: Stack<'_>, values: &[i64], labels: Vec<(String, LabelValue)>) {
+        let addrs: Vec<u64> = stack
+            .frames
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| {
+                if (i == 0 && stack.exact_leaf) || self.pseudo.contains_key(&a) {
+                    a
+                } else {
+                    a.wrapping_sub(1)
+                }
+            })
+            .collect();
+        let mut key_labels = Vec::new();
+        for (k, v) in &labels {
+            key_labels.extend_from_slice(k.as_bytes());
+            key_labels.push(0);
+            match v {
+                LabelValue::Str(s) => key_labels.extend_from_slice(s.as_bytes()),
+                LabelValue::Num(n, u) => {
+                    key_labels.extend_from_slice(&n.to_le_bytes());
+                    key_labels.extend_from_slice(u.as_bytes());
+                }
+            }
+            key_labels.push(1);
+        }
+        let key = (addrs, key_labels);
+        match self.index.get(&key) {
+            Some(&i) => {
+                for (a, v) in self.samples[i].1.iter_mut().zip(values) {
+                    *a += v;
+                }
+            }
+            None => {
+                self.index.insert(key.clone(), self.samples.len());
+                self.samples.push((key.0, values.to_vec(), labels));
+            }
+        }
+    }
+
+    /// Symbolizes every address and builds the profile.
+    pub(crate) fn build(self) -> Profile {
+        let maps = rustprof_symbolize::read_proc_maps(None).unwrap_or_default();
+        self.build_with_maps(&maps)
+    }
+
+    pub(crate) fn build_with_maps(self, maps: &[MapEntry]) -> Profile {
+        let mut b = ProfileBuilder::new(&self.sample_types);
+        b.period(self.period.0, self.period.1, self.period.2);
+        b.time_nanos(self.time_nanos);
+        b.duration_nanos(self.duration_nanos);
+        for c in &self.comments {
+            b.comment(c);
+        }
+        if let Some(d) = self.default_sample_type {
+            b.default_sample_type(d);
+        }
+        // Mappings: every executable mapping, main binary first (as in maps order).
+        let map_idx: Vec<MappingIdx> = maps.iter().map(|m| b.add_mapping(&m.mapping_info())).collect();
+        // Distinct addresses, symbolized together.
+        let mut addrs: Vec<u64> = self.samples.iter().flat_map(|s| s.0.iter().copied()).collect();
+        addrs.sort_unstable();
+        addrs.dedup();
+        addrs.retain(|a| !self.pseudo.contains_key(a));
+        let mut symbolizer = Symbolizer::new();
+        let frames = rustprof_symbolize::symbolize_addresses(&mut symbolizer, maps, &addrs);
+        drop(symbolizer);
+        let mut symbolized_mapping = vec![false; maps.len()];
+        let mut loc_of: HashMap<u64, LocationIdx> = HashMap::new();
+        for (addr, af) in addrs.iter().zip(frames) {
+            let mut lines = Vec::with_capacity(af.frames.len());
+            for f in &af.frames {
+                let func = b.add_function(&f.function, &f.system_name, &f.file, f.start_line as i64);
+                lines.push(Line { function: func, line: f.line as i64, column: 0 });
+            }
+            if let Some(m) = af.mapping
+                && !lines.is_empty()
+            {
+                symbolized_mapping[m] = true;
+            }
+            let loc = b.add_location(af.mapping.map(|m| map_idx[m]), *addr, &lines, false);
+            loc_of.insert(*addr, loc);
+        }
+        for (addr, name) in &self.pseudo {
+            let func = b.add_function(name, name, "", 0);
+            let loc = b.add_location(None, *addr, &[Line { function: func, line: 0, column: 0 }], false);
+            loc_of.insert(*addr, loc);
+        }
+        for (i, done) in symbolized_mapping.iter().enumerate() {
+            if *done {
+                let m = b.mapping_mut(map_idx[i]);
+                m.has_functions = true;
+                m.has_filenames = true;
+                m.has_line_numbers = true;
+                m.has_inline_frames = true;
+            }
+        }
+        for (addrs, values, labels) in &self.samples {
+            let locs: Vec<LocationIdx> = addrs.iter().map(|a| loc_of[a]).collect();
+            let labels: Vec<Label> = labels
+                .iter()
+                .map(|(k, v)| match v {
+                    LabelValue::Str(s) => b.label_str(k, s),
+                    LabelValue::Num(n, u) => b.label_num(k, *n, u),
+                })
+                .collect();
+            b.add_sample(&locs, values, &labels);
+        }
+        b.build()
+    }
+}

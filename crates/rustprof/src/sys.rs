@@ -1,0 +1,350 @@
+//! The FFI edge: thin wrappers over the Linux system calls the profilers use.
+//! Every function here is async-signal-safe unless its documentation says
+//! otherwise (they are plain system calls or reads of the ucontext).
+
+#![allow(unsafe_code)]
+
+use std::io;
+
+/// The calling thread's kernel thread id.
+#[inline]
+pub(crate) fn gettid() -> i32 {
+    // SAFETY: gettid has no arguments and cannot fail.
+    unsafe { libc::syscall(libc::SYS_gettid) as i32 }
+}
+
+/// The process id.
+#[inline]
+pub(crate) fn getpid() -> i32 {
+    // SAFETY: getpid has no arguments and cannot fail.
+    unsafe { libc::getpid() }
+}
+
+/// `perf_event_attr` up to `PERF_ATTR_SIZE_VER5` (112 bytes).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct PerfEventAttr {
+    pub(crate) type_: u32,
+    pub(crate) size: u32,
+    pub(crate) config: u64,
+    pub(crate) sample_period: u64,
+    pub(crate) sample_type: u64,
+    pub(crate) read_format: u64,
+    pub(crate) flags: u64,
+    pub(crate) wakeup_events: u32,
+    pub(crate) bp_type: u32,
+    pub(crate) config1: u64,
+    pub(crate) config2: u64,
+    pub(crate) branch_sample_type: u64,
+    pub(crate) sample_regs_user: u64,
+    pub(crate) sample_stack_user: u32,
+    pub(crate) clockid: i32,
+    pub(crate) sample_regs_intr: u64,
+    pub(crate) aux_watermark: u32,
+    pub(crate) sample_max_stack: u16,
+    pub(crate) reserved_2: u16,
+}
+
+const F_SETSIG: libc::c_int = 10;
+const F_SETOWN_EX: libc::c_int = 15;
+const F_OWNER_TID: libc::c_int = 0;
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 8;
+
+#[repr(C)]
+struct FOwnerEx {
+    type_: libc::c_int,
+    pid: libc::pid_t,
+}
+
+pub(crate) const PERF_TYPE_SOFTWARE: u32 = 1;
+pub(crate) const PERF_COUNT_SW_TASK_CLOCK: u64 = 1;
+pub(crate) const PERF_FLAG_DISABLED: u64 = 1 << 0;
+pub(crate) const PERF_FLAG_EXCLUDE_KERNEL: u64 = 1 << 5;
+pub(crate) const PERF_FLAG_EXCLUDE_HV: u64 = 1 << 6;
+/// `_IO('$', 2)`.
+pub(crate) const PERF_EVENT_IOC_REFRESH: libc::c_ulong = 0x2402;
+/// `_IO('$', 1)`.
+pub(crate) const PERF_EVENT_IOC_DISABLE: libc::c_ulong = 0x2401;
+/// `si_code` of a signal from an fd with `O_ASYNC` when a perf event hits its
+/// limit (`PERF_EVENT_IOC_REFRESH`).
+pub(crate) const POLL_HUP: i32 = 6;
+/// `si_code` of a POSIX timer expiry.
+pub(crate) const SI_TIMER: i32 = -2;
+/// `si_code` of `setitimer` signals.
+pub(crate) const SI_KERNEL: i32 = 0x80;
+/// `si_code` of `rt_tgsigqueueinfo` signals.
+pub(crate) const SI_QUEUE: i32 = -1;
+
+/// Opens a software task-clock event on thread `tid` that overflows every
+/// `period_ns` of the thread's CPU time, and arranges for `signal` to be sent to
+/// that thread on overflow. The event starts disabled: arm it with
+/// [`perf_refresh`].
+pub(crate) fn perf_task_clock(
+    tid: i32,
+    period_ns: u64,
+    signal: i32,
+    exclude_kernel: bool,
+) -> io::Result<i32> {
+    let mut attr = PerfEventAttr {
+        type_: PERF_TYPE_SOFTWARE,
+        size: std::mem::size_of::<PerfEventAttr>() as u32,
+        config: PERF_COUNT_SW_TASK_CLOCK,
+        sample_period: period_ns,
+        flags: PERF_FLAG_DISABLED
+            | PERF_FLAG_EXCLUDE_HV
+            | if exclude_kernel { PERF_FLAG_EXCLUDE_KERNEL } else { 0 },
+        wakeup_events: 1,
+        ..Default::default()
+    };
+    // SAFETY: the attribute struct is fully initialized and outlives the call;
+    // pid=tid, cpu=-1 measures that thread on any CPU.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &mut attr as *mut PerfEventAttr,
+            tid,
+            -1i32,
+            -1i32,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    } as i32;
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let setup = || -> io::Result<()> {
+        // SAFETY: plain fcntl/ioctl calls on the fd just opened.
+        unsafe {
+            if libc::fcntl(fd, libc::F_SETFL, libc::O_ASYNC | libc::O_NONBLOCK) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::fcntl(fd, F_SETSIG, signal) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let owner = FOwnerEx { type_: F_OWNER_TID, pid: tid };
+            if libc::fcntl(fd, F_SETOWN_EX, &owner as *const FOwnerEx) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    };
+    if let Err(e) = setup() {
+        close(fd);
+        return Err(e);
+    }
+    Ok(fd)
+}
+
+/// Re-arms a perf event for one more overflow (from the signal handler).
+#[inline]
+pub(crate) fn perf_refresh(fd: i32) {
+    // SAFETY: ioctl is async-signal-safe; a stale fd only makes it fail.
+    unsafe {
+        libc::ioctl(fd, PERF_EVENT_IOC_REFRESH, 1);
+    }
+}
+
+/// Stops a perf event from firing.
+pub(crate) fn perf_disable(fd: i32) {
+    // SAFETY: ioctl on an fd we own.
+    unsafe {
+        libc::ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+    }
+}
+
+/// Closes an fd.
+pub(crate) fn close(fd: i32) {
+    // SAFETY: closing an fd we own.
+    unsafe {
+        libc::close(fd);
+    }
+}
+
+/// The CPU-time clock of thread `tid` (the kernel's `MAKE_THREAD_CPUCLOCK`).
+pub(crate) fn thread_cpu_clock(tid: i32) -> libc::clockid_t {
+    ((!(tid as u32) as i32) << 3) | 6
+}
+
+/// Creates a POSIX timer on thread `tid`'s CPU clock that sends `signal` to that
+/// thread, with `value` in `si_value`; first expiry after `first_ns`, then every
+/// `period_ns`.
+pub(crate) fn thread_timer(
+    tid: i32,
+    signal: i32,
+    value: usize,
+    first_ns: u64,
+    period_ns: u64,
+) -> io::Result<libc::timer_t> {
+    // SAFETY: sigevent is a plain C struct; zeroed is a valid start.
+    let mut sev: libc::sigevent = unsafe { std::mem::zeroed() };
+    sev.sigev_notify = libc::SIGEV_THREAD_ID;
+    sev.sigev_signo = signal;
+    sev.sigev_value = libc::sigval { sival_ptr: value as *mut libc::c_void };
+    sev.sigev_notify_thread_id = tid;
+    let mut timer: libc::timer_t = std::ptr::null_mut();
+    // SAFETY: valid pointers to initialized structs.
+    if unsafe { libc::timer_create(thread_cpu_clock(tid), &mut sev, &mut timer) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let spec = libc::itimerspec { it_interval: timespec(period_ns), it_value: timespec(first_ns.max(1)) };
+    // SAFETY: the timer was just created.
+    if unsafe { libc::timer_settime(timer, 0, &spec, std::ptr::null_mut()) } != 0 {
+        let e = io::Error::last_os_error();
+        timer_delete(timer);
+        return Err(e);
+    }
+    Ok(timer)
+}
+
+/// Deletes a POSIX timer.
+pub(crate) fn timer_delete(timer: libc::timer_t) {
+    // SAFETY: deleting a timer we created; a second delete only fails.
+    unsafe {
+        libc::timer_delete(timer);
+    }
+}
+
+fn timespec(ns: u64) -> libc::timespec {
+    libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as libc::c_long,
+    }
+}
+
+/// Arms (or with 0, disarms) the process-wide `ITIMER_PROF`.
+pub(crate) fn setitimer_prof(period_us: u64) -> io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: (period_us / 1_000_000) as libc::time_t,
+        tv_usec: (period_us % 1_000_000) as libc::suseconds_t,
+    };
+    let it = libc::itimerval { it_interval: tv, it_value: tv };
+    // SAFETY: valid itimerval; the old value is not needed.
+    if unsafe { libc::setitimer(libc::ITIMER_PROF, &it, std::ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Sends `signal` to thread `tid` of this process with `value` in `si_value`
+/// (`si_code` = `SI_QUEUE`).
+pub(crate) fn tgsigqueue(tid: i32, signal: i32, value: usize) -> io::Result<()> {
+    // SAFETY: siginfo_t is plain data; we fill the fields rt_tgsigqueueinfo reads.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    #[repr(C)]
+    struct QueueInfo {
+        signo: i32,
+        errno: i32,
+        code: i32,
+        _pad: i32,
+        pid: i32,
+        uid: u32,
+        value: usize,
+    }
+    let q = QueueInfo { signo: signal, errno: 0, code: SI_QUEUE, _pad: 0, pid: getpid(), uid: 0, value };
+    // SAFETY: QueueInfo is no larger than siginfo_t and matches its layout for
+    // queued signals on 64-bit Linux.
+    unsafe {
+        std::ptr::copy_nonoverlapping(
+            &q as *const QueueInfo as *const u8,
+            &mut info as *mut libc::siginfo_t as *mut u8,
+            std::mem::size_of::<QueueInfo>(),
+        );
+    }
+    // SAFETY: a valid siginfo for the calling process.
+    let r = unsafe { libc::syscall(libc::SYS_rt_tgsigqueueinfo, getpid(), tid, signal, &mut info as *mut _) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// CPU time (user + system) of the whole process, in ns.
+pub(crate) fn process_cpu_ns() -> u64 {
+    clock_ns(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid pointer; an invalid clock only fails.
+    if unsafe { libc::clock_gettime(clock, &mut ts) } != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Nanoseconds since the Unix epoch.
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// The thread ids of this process.
+pub(crate) fn thread_ids() -> Vec<i32> {
+    let mut v: Vec<i32> = match std::fs::read_dir("/proc/self/task") {
+        Ok(rd) => rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok())).collect(),
+        Err(_) => vec![gettid()],
+    };
+    v.sort_unstable();
+    v
+}
+
+/// The name of thread `tid` (`/proc/self/task/TID/comm`).
+pub(crate) fn thread_name(tid: i32) -> String {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/comm"))
+        .map(|s| s.trim_end().to_string())
+        .unwrap_or_default()
+}
+
+/// Registers read from an interrupted context.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Regs {
+    pub(crate) pc: u64,
+    pub(crate) sp: u64,
+    pub(crate) fp: u64,
+    /// Link register (aarch64); 0 elsewhere.
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+    pub(crate) lr: u64,
+}
+
+/// The registers of the context a signal interrupted.
+///
+/// # Safety
+/// `ctx` must be the `ucontext_t` pointer given to an `SA_SIGINFO` handler.
+#[inline]
+pub(crate) unsafe fn regs_from_ucontext(ctx: *mut libc::c_void) -> Regs {
+    let uc = ctx as *const libc::ucontext_t;
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: the caller passes the kernel-provided ucontext.
+        let g = unsafe { &(*uc).uc_mcontext.gregs };
+        Regs {
+            pc: g[libc::REG_RIP as usize] as u64,
+            sp: g[libc::REG_RSP as usize] as u64,
+            fp: g[libc::REG_RBP as usize] as u64,
+            lr: 0,
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        // SAFETY: the caller passes the kernel-provided ucontext.
+        let m = unsafe { &(*uc).uc_mcontext };
+        Regs { pc: m.pc, sp: m.sp, fp: m.regs[29], lr: m.regs[30] }
+    }
+}
+
+/// errno of the calling thread, to save and restore around a signal handler.
+#[inline]
+pub(crate) fn errno() -> i32 {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Restores errno.
+#[inline]
+pub(crate) fn set_errno(v: i32) {
+    // SAFETY: __errno_location returns the calling thread's errno slot.
+    unsafe {
+        *libc::__errno_location() = v;
+    }
+}
