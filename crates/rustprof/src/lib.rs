@@ -5,6 +5,8 @@
 //! - [`cpu`]: CPU profiles at the rate asked for, with per-thread timers
 //!   (`perf_event` task-clock, else POSIX thread CPU timers, else `setitimer`),
 //!   an async-signal-safe handler, and `.eh_frame`/frame-pointer unwinding;
+//! - [`heap`]: heap and allocs profiles from a sampling wrapper around any
+//!   global allocator, and exact allocation counters;
 //! - [`labels`]: key/value labels for the samples of a thread or an async task;
 //! - [`threads`]: the stacks of every thread right now (Go's goroutine profile).
 //!
@@ -14,7 +16,8 @@
 //! analyzer read them.
 //!
 //! Unsafe code lives in `cpu/` (signal handler, unwinding, sample buffer),
-//! `threads` and the FFI edges (`sys`, `signal`); each block says why it is sound.
+//! `threads`, `heap` and the FFI edges (`sys`, `signal`); each block says why it
+//! is sound.
 //!
 //! For the best stacks, build with frame pointers (`.eh_frame` unwinding works
 //! without them, frame pointers are the fallback):
@@ -30,9 +33,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod cpu;
+pub mod heap;
 pub mod labels;
 mod pbuild;
 pub mod signal;
+pub(crate) mod stack;
 mod sys;
 pub mod threads;
 

@@ -20,12 +20,17 @@ pub(crate) struct Stack<'a> {
 /// A label to attach to a sample.
 pub(crate) enum LabelValue {
     Str(String),
-    #[allow(dead_code)] // numeric labels come with the heap profile's `bytes`
     Num(i64, &'static str),
 }
 
 /// Addresses, values and labels of one sample.
 type RawSample = (Vec<u64>, Vec<i64>, Vec<(String, LabelValue)>);
+
+/// A test on a function name.
+pub(crate) type NamePredicate = fn(&str) -> bool;
+
+/// A location's mapping, lines and per-line (entry, plumbing) marks, for trimming.
+type Trim = (Option<MappingIdx>, Vec<Line>, Vec<(bool, bool)>);
 
 /// Collects samples, then symbolizes and builds the profile.
 pub(crate) struct StackProfile {
@@ -39,6 +44,11 @@ pub(crate) struct StackProfile {
     pub(crate) duration_nanos: i64,
     pub(crate) comments: Vec<String>,
     pub(crate) default_sample_type: Option<&'static str>,
+    /// Leading frames to drop from every sample, e.g. the allocator's own:
+    /// everything up to the deepest of the first 48 locations that has a
+    /// function matching `.0`, then the locations all of whose functions match
+    /// `.1`. A stack made only of such frames is kept whole.
+    pub(crate) trim: Option<(NamePredicate, NamePredicate)>,
 }
 
 impl StackProfile {
@@ -58,6 +68,7 @@ impl StackProfile {
             duration_nanos: 0,
             comments: Vec::new(),
             default_sample_type: None,
+            trim: None,
         }
     }
 
@@ -136,6 +147,9 @@ impl StackProfile {
         drop(symbolizer);
         let mut symbolized_mapping = vec![false; maps.len()];
         let mut loc_of: HashMap<u64, LocationIdx> = HashMap::new();
+        // For trimming, per address: its mapping, lines, and per line whether it
+        // is an entry or a plumbing frame.
+        let mut trim_info: HashMap<u64, Trim> = HashMap::new();
         for (addr, af) in addrs.iter().zip(frames) {
             let mut lines = Vec::with_capacity(af.frames.len());
             for f in &af.frames {
@@ -149,7 +163,14 @@ impl StackProfile {
             }
             let loc = b.add_location(af.mapping.map(|m| map_idx[m]), *addr, &lines, false);
             loc_of.insert(*addr, loc);
+            if let Some((entry, plumbing)) = self.trim {
+                let flags = af.frames.iter().map(|f| (entry(&f.function), plumbing(&f.function))).collect();
+                trim_info.insert(*addr, (af.mapping.map(|m| map_idx[m]), lines, flags));
+            }
         }
+        // Locations of an address without its innermost `n` lines (trimming
+        // inside a location whose allocator frames were inlined into the caller).
+        let mut partial: HashMap<(u64, usize), LocationIdx> = HashMap::new();
         for (addr, name) in &self.pseudo {
             let func = b.add_function(name, name, "", 0);
             let loc = b.add_location(None, *addr, &[Line { function: func, line: 0, column: 0 }], false);
@@ -165,7 +186,18 @@ impl StackProfile {
             }
         }
         for (addrs, values, labels) in &self.samples {
-            let locs: Vec<LocationIdx> = addrs.iter().map(|a| loc_of[a]).collect();
+            let (skip, first) = match &self.trim {
+                Some(_) => trim_point(addrs, &trim_info),
+                None => (0, None),
+            };
+            let mut locs: Vec<LocationIdx> = addrs[skip..].iter().map(|a| loc_of[a]).collect();
+            if let Some(n) = first {
+                let a = addrs[skip];
+                locs[0] = *partial.entry((a, n)).or_insert_with(|| {
+                    let (m, lines, _) = &trim_info[&a];
+                    b.add_location(*m, a, &lines[n..], false)
+                });
+            }
             let labels: Vec<Label> = labels
                 .iter()
                 .map(|(k, v)| match v {
@@ -173,8 +205,46 @@ impl StackProfile {
                     LabelValue::Num(n, u) => b.label_num(k, *n, u),
                 })
                 .collect();
-            b.add_sample(&locs, values, &labels);
+            if skip > 0 || first.is_some() {
+                b.merge_sample(&locs, values, &labels);
+            } else {
+                b.add_sample(&locs, values, &labels);
+            }
         }
         b.build()
+    }
+}
+
+/// Where a trimmed stack starts: the number of whole locations to drop, and the
+/// number of inner lines to drop from the first one kept (when the allocator's
+/// frames were inlined into it). Everything up to the deepest entry frame among
+/// the first 48 locations goes, then the plumbing frames after it. A stack that
+/// would be left empty is kept whole.
+fn trim_point(addrs: &[u64], info: &HashMap<u64, Trim>) -> (usize, Option<usize>) {
+    let flags = |a: &u64| info.get(a).map(|i| i.2.as_slice()).unwrap_or(&[]);
+    let Some(k) = addrs.iter().take(48).rposition(|a| flags(a).iter().any(|f| f.0)) else {
+        return (0, None);
+    };
+    // Inside location k: after its outermost entry line, then plumbing lines.
+    let f = flags(&addrs[k]);
+    let mut j = f.iter().rposition(|x| x.0).map_or(0, |j| j + 1);
+    while j < f.len() && f[j].1 {
+        j += 1;
+    }
+    if j < f.len() {
+        return (k, Some(j));
+    }
+    let mut skip = k + 1;
+    loop {
+        let Some(a) = addrs.get(skip) else { return (0, None) };
+        let f = flags(a);
+        let n = f.iter().take_while(|x| x.1).count();
+        if f.is_empty() || n == 0 {
+            return (skip, None);
+        }
+        if n < f.len() {
+            return (skip, Some(n));
+        }
+        skip += 1;
     }
 }

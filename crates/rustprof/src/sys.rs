@@ -20,7 +20,7 @@ pub(crate) fn getpid() -> i32 {
     unsafe { libc::getpid() }
 }
 
-/// `perf_event_attr` up to `PERF_ATTR_SIZE_VER5` (112 bytes).
+/// `perf_event_attr` up to `PERF_ATTR_SIZE_VER7` (128 bytes, with `sig_data`).
 #[repr(C)]
 #[derive(Default)]
 pub(crate) struct PerfEventAttr {
@@ -43,6 +43,9 @@ pub(crate) struct PerfEventAttr {
     pub(crate) aux_watermark: u32,
     pub(crate) sample_max_stack: u16,
     pub(crate) reserved_2: u16,
+    pub(crate) aux_sample_size: u32,
+    pub(crate) reserved_3: u32,
+    pub(crate) sig_data: u64,
 }
 
 const F_SETSIG: libc::c_int = 10;
@@ -61,6 +64,15 @@ pub(crate) const PERF_COUNT_SW_TASK_CLOCK: u64 = 1;
 pub(crate) const PERF_FLAG_DISABLED: u64 = 1 << 0;
 pub(crate) const PERF_FLAG_EXCLUDE_KERNEL: u64 = 1 << 5;
 pub(crate) const PERF_FLAG_EXCLUDE_HV: u64 = 1 << 6;
+pub(crate) const PERF_FLAG_REMOVE_ON_EXEC: u64 = 1 << 36;
+pub(crate) const PERF_FLAG_SIGTRAP: u64 = 1 << 37;
+/// `_IO('$', 0)`.
+pub(crate) const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
+/// `si_code` of a SIGTRAP sent by a perf event with `sigtrap` set.
+pub(crate) const TRAP_PERF: i32 = 6;
+/// The upper half of the `sig_data` of our sigtrap events, to recognize their
+/// signals (the lower half says which session and which event).
+pub(crate) const SIGTRAP_MAGIC: u64 = 0x7270_7266 << 32; // "rprf"
 /// `_IO('$', 2)`.
 pub(crate) const PERF_EVENT_IOC_REFRESH: libc::c_ulong = 0x2402;
 /// `_IO('$', 1)`.
@@ -76,14 +88,19 @@ pub(crate) const SI_KERNEL: i32 = 0x80;
 pub(crate) const SI_QUEUE: i32 = -1;
 
 /// Opens a software task-clock event on thread `tid` that overflows every
-/// `period_ns` of the thread's CPU time, and arranges for `signal` to be sent to
-/// that thread on overflow. The event starts disabled: arm it with
-/// [`perf_refresh`].
+/// `period_ns` of the thread's CPU time, starting disabled.
+///
+/// With `sigtrap = Some(data)` (Linux 5.13+), each overflow sends SIGTRAP to the
+/// thread that ran (`si_code` `TRAP_PERF`, `si_perf_data` = `data`), delivered on
+/// the way back to user space with no system call per sample. Enable it with
+/// [`perf_enable`]. Otherwise the fd sends `signal` on overflow (`O_ASYNC`) and
+/// must be re-armed after each one with [`perf_refresh`].
 pub(crate) fn perf_task_clock(
     tid: i32,
     period_ns: u64,
     signal: i32,
     exclude_kernel: bool,
+    sigtrap: Option<u64>,
 ) -> io::Result<i32> {
     let mut attr = PerfEventAttr {
         type_: PERF_TYPE_SOFTWARE,
@@ -92,8 +109,10 @@ pub(crate) fn perf_task_clock(
         sample_period: period_ns,
         flags: PERF_FLAG_DISABLED
             | PERF_FLAG_EXCLUDE_HV
-            | if exclude_kernel { PERF_FLAG_EXCLUDE_KERNEL } else { 0 },
+            | if exclude_kernel { PERF_FLAG_EXCLUDE_KERNEL } else { 0 }
+            | if sigtrap.is_some() { PERF_FLAG_SIGTRAP | PERF_FLAG_REMOVE_ON_EXEC } else { 0 },
         wakeup_events: 1,
+        sig_data: sigtrap.unwrap_or(0),
         ..Default::default()
     };
     // SAFETY: the attribute struct is fully initialized and outlives the call;
@@ -111,8 +130,11 @@ pub(crate) fn perf_task_clock(
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
+    if sigtrap.is_some() {
+        return Ok(fd);
+    }
     let setup = || -> io::Result<()> {
-        // SAFETY: plain fcntl/ioctl calls on the fd just opened.
+        // SAFETY: plain fcntl calls on the fd just opened.
         unsafe {
             if libc::fcntl(fd, libc::F_SETFL, libc::O_ASYNC | libc::O_NONBLOCK) < 0 {
                 return Err(io::Error::last_os_error());
@@ -132,6 +154,14 @@ pub(crate) fn perf_task_clock(
         return Err(e);
     }
     Ok(fd)
+}
+
+/// Starts a perf event counting (sigtrap events).
+pub(crate) fn perf_enable(fd: i32) {
+    // SAFETY: ioctl on an fd we own.
+    unsafe {
+        libc::ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+    }
 }
 
 /// Re-arms a perf event for one more overflow (from the signal handler).
@@ -346,5 +376,98 @@ pub(crate) fn set_errno(v: i32) {
     // SAFETY: __errno_location returns the calling thread's errno slot.
     unsafe {
         *libc::__errno_location() = v;
+    }
+}
+
+/// The dynamic loader's counts of objects loaded and unloaded so far: a change
+/// means a `dlopen` or `dlclose` happened.
+pub(crate) fn dl_generation() -> (u64, u64) {
+    unsafe extern "C" fn first(
+        info: *mut libc::dl_phdr_info,
+        _size: libc::size_t,
+        data: *mut libc::c_void,
+    ) -> i32 {
+        // SAFETY: the loader passes a valid info; data is the tuple below.
+        unsafe {
+            let out = &mut *(data as *mut (u64, u64));
+            *out = ((*info).dlpi_adds, (*info).dlpi_subs);
+        }
+        1
+    }
+    let mut out = (0u64, 0u64);
+    // SAFETY: the callback only reads the info it is given.
+    unsafe { libc::dl_iterate_phdr(Some(first), &mut out as *mut (u64, u64) as *mut libc::c_void) };
+    out
+}
+
+/// A file mapped read-only (only the pages touched are read from disk).
+pub(crate) struct Mmap {
+    ptr: *mut libc::c_void,
+    len: usize,
+}
+
+impl Mmap {
+    /// Maps the file at `path`; `None` when it cannot be opened or is empty.
+    pub(crate) fn open(path: &str) -> Option<Mmap> {
+        let c = std::ffi::CString::new(path).ok()?;
+        // SAFETY: open/fstat/mmap/close on a path we own a copy of.
+        unsafe {
+            let fd = libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+            if fd < 0 {
+                return None;
+            }
+            let mut st: libc::stat = std::mem::zeroed();
+            let len = if libc::fstat(fd, &mut st) == 0 { st.st_size as usize } else { 0 };
+            let ptr = if len > 0 {
+                libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_PRIVATE, fd, 0)
+            } else {
+                libc::MAP_FAILED
+            };
+            libc::close(fd);
+            (ptr != libc::MAP_FAILED).then_some(Mmap { ptr, len })
+        }
+    }
+}
+
+impl std::ops::Deref for Mmap {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        // SAFETY: a live read-only mapping of `len` bytes. (A file truncated while
+        // mapped would fault on access; loaded objects are not truncated in place.)
+        unsafe { std::slice::from_raw_parts(self.ptr as *const u8, self.len) }
+    }
+}
+
+impl Drop for Mmap {
+    fn drop(&mut self) {
+        // SAFETY: unmapping our own mapping.
+        unsafe {
+            libc::munmap(self.ptr, self.len);
+        }
+    }
+}
+
+/// Waits until `word` is woken (or no longer holds `expected`), at most `timeout`.
+pub(crate) fn futex_wait(word: &std::sync::atomic::AtomicU32, expected: u32, timeout: std::time::Duration) {
+    let ts =
+        libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as _ };
+    // SAFETY: a futex wait on a live atomic with a relative timeout.
+    unsafe {
+        libc::syscall(
+            libc::SYS_futex,
+            word.as_ptr(),
+            libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
+            expected,
+            &ts as *const libc::timespec,
+        );
+    }
+}
+
+/// Wakes one waiter of `word`. Async-signal-safe.
+#[inline]
+pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32) {
+    // SAFETY: a futex wake on a live atomic.
+    unsafe {
+        libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
     }
 }

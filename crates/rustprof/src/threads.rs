@@ -73,7 +73,7 @@ static DUMP_LOCK: Mutex<()> = Mutex::new(());
 /// # Safety
 /// Called from the SIGPROF handler with its ucontext.
 pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
-    if info.code != sys::SI_QUEUE || info.value & 0xffff_ffff != MAGIC {
+    if info.signo != libc::SIGPROF || info.code != sys::SI_QUEUE || info.value & 0xffff_ffff != MAGIC {
         return false;
     }
     let seq = (info.value >> 32) as u64;

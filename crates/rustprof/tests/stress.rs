@@ -106,7 +106,8 @@ fn stress_sixteen_threads_at_one_khz() {
     let p = g.stop().unwrap();
     let _ = std::panic::take_hook();
     let samples: i64 = p.samples.iter().map(|s| s.values[0]).sum();
-    assert!(samples > 1000, "only {samples} samples");
+    let comments: Vec<&str> = p.comments.iter().map(|&c| p.str(c)).collect();
+    assert!(samples > 1000, "only {samples} samples: {comments:?}");
     assert!(spawned.load(Ordering::Relaxed) > 100);
     assert!(panics.load(Ordering::Relaxed) > 100);
     assert!(dl_calls.load(Ordering::Relaxed) > 10);

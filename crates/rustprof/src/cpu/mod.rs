@@ -6,12 +6,12 @@
 //! allowed without privileges at `perf_event_paranoid` ≤ 2), else a POSIX timer on
 //! the thread's CPU clock (`timer_create(CLOCK_THREAD_CPUTIME_ID)`, as Go does),
 //! else the process-wide `setitimer(ITIMER_PROF)`. Threads created after the
-//! start are found by a collector thread that scans `/proc/self/task` every 20 ms.
+//! start are found by a collector thread that scans `/proc/self/task` every 50 ms.
 //!
 //! The SIGPROF handler is async-signal-safe: it reads the registers of the
 //! interrupted context, unwinds ([`unwind`]), and stores the stack in a
 //! preallocated lock-free buffer ([`ring`]); nothing else. The collector drains
-//! the buffer every 10 ms. At stop, stacks are symbolized in-process and written
+//! the buffer every 50 ms (10 ms when it fills up). At stop, stacks are symbolized in-process and written
 //! as Go writes its CPU profiles: `samples/count` and `cpu/nanoseconds`, one
 //! Location per PC with inlined frames as Lines, Mappings with build IDs.
 //!
@@ -31,8 +31,7 @@ pub(crate) mod unwind;
 
 use std::collections::HashMap;
 use std::io;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -129,19 +128,37 @@ static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 struct Shared {
     ring: Ring,
     mechanism: Mechanism,
-    /// perf event fds we own, as a bitset.
-    fds: FdSet,
+    /// perf event fds we own (`O_ASYNC` mode).
+    fds: BitSet,
+    /// Perf events signal with SIGTRAP (`sigtrap`) rather than `O_ASYNC` SIGPROF.
+    sigtrap: bool,
+    /// This session's number, in the `sig_data` of its sigtrap events.
+    session: u32,
     thread_labels: bool,
+    /// The collector sleeps on this word; the handler wakes it when a stack was
+    /// unknown (a new thread), `stop` when the profile ends.
+    wake: AtomicU32,
+    wake_sent: AtomicBool,
+    stop: AtomicBool,
 }
 
-/// A set of small integers (fds), readable from a signal handler.
-struct FdSet {
+impl Shared {
+    /// Wakes the collector (async-signal-safe).
+    fn wake(&self) {
+        self.wake.store(1, Ordering::Release);
+        sys::futex_wake(&self.wake);
+    }
+}
+
+/// A set of small integers (fds), usable from a signal handler.
+struct BitSet {
     bits: Box<[AtomicU64]>,
 }
 
-impl FdSet {
+impl BitSet {
+    /// A set of 0..65536.
     fn new() -> Self {
-        FdSet { bits: (0..1024).map(|_| AtomicU64::new(0)).collect() }
+        BitSet { bits: (0..1024).map(|_| AtomicU64::new(0)).collect() }
     }
     fn insert(&self, fd: i32) -> bool {
         let (w, b) = (fd as usize / 64, fd as usize % 64);
@@ -172,6 +189,10 @@ thread_local! {
     static TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
 }
 
+/// Session numbers (1..=0xffff, never 0) for the `sig_data` of sigtrap events,
+/// so that a late signal of an earlier session is not taken for a sample.
+static SESSIONS: AtomicU32 = AtomicU32::new(0);
+
 #[inline]
 fn cached_tid() -> i32 {
     TID.with(|t| {
@@ -198,15 +219,24 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
     } else {
         // SAFETY: ACTIVE is only freed after IN_FLIGHT drops to zero.
         let s = unsafe { &*shared };
+        let prof = info.signo == libc::SIGPROF;
         let weight = match s.mechanism {
+            Mechanism::PerfEvent if s.sigtrap && info.is_our_perf_trap() => {
+                (info.value as u64 as u32 >> 16 == s.session).then_some(1)
+            }
             Mechanism::PerfEvent
-                if (info.code == sys::POLL_HUP || info.code == 1) && s.fds.contains(info.fd) =>
+                if !s.sigtrap
+                    && prof
+                    && (info.code == sys::POLL_HUP || info.code == 1)
+                    && s.fds.contains(info.fd) =>
             {
                 sys::perf_refresh(info.fd);
                 Some(1)
             }
-            Mechanism::ThreadTimer if info.code == sys::SI_TIMER => Some(1 + info.overrun.max(0) as u32),
-            Mechanism::ProcessTimer if info.code == sys::SI_KERNEL => Some(1),
+            Mechanism::ThreadTimer if prof && info.code == sys::SI_TIMER => {
+                Some(1 + info.overrun.max(0) as u32)
+            }
+            Mechanism::ProcessTimer if prof && info.code == sys::SI_KERNEL => Some(1),
             _ => None,
         };
         match weight {
@@ -219,6 +249,9 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                     d.labels = crate::labels::current_id();
                     d.tid = if thread_labels { cached_tid() } else { 0 };
                 });
+                if unwind::STACK_MISS.load(Ordering::Relaxed) && !s.wake_sent.swap(true, Ordering::AcqRel) {
+                    s.wake();
+                }
                 true
             }
             None => false,
@@ -240,7 +273,8 @@ unsafe impl Send for Attach {}
 /// What the collector accumulates.
 #[derive(Default)]
 struct Collected {
-    stacks: HashMap<(Vec<u64>, u32, i32), u64>,
+    /// Frames followed by one word `labels | tid << 32` → weight.
+    stacks: HashMap<Vec<u64>, u64>,
     samples: u64,
     thread_names: HashMap<i32, String>,
 }
@@ -248,12 +282,12 @@ struct Collected {
 struct Session {
     shared: *mut Shared,
     mechanism: Mechanism,
+    sigtrap: bool,
     period_ns: u64,
     frequency: u32,
     start_wall: i64,
     start: Instant,
     start_cpu_ns: u64,
-    stop: Arc<(Mutex<bool>, Condvar)>,
     collector: Option<JoinHandle<Collected>>,
 }
 
@@ -290,53 +324,90 @@ pub fn profile_for(duration: Duration, opts: CpuOptions) -> Result<Profile, CpuE
     p.stop()
 }
 
-fn probe(mechanism: Mechanism, period_ns: u64) -> Result<(Mechanism, bool), CpuError> {
+/// What [`probe`] found.
+#[derive(Clone, Copy)]
+struct Probed {
+    mechanism: Mechanism,
+    /// perf events need `exclude_kernel` (`perf_event_paranoid` 2).
+    exclude_kernel: bool,
+    /// perf events can signal with SIGTRAP.
+    sigtrap: bool,
+}
+
+/// Whether a debugger (or any tracer) is attached: it would stop at each perf
+/// SIGTRAP, so those are not used then.
+fn traced() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("TracerPid:")).map(|v| v.trim() != "0"))
+        .unwrap_or(false)
+}
+
+fn probe(mechanism: Mechanism, period_ns: u64) -> Result<Probed, CpuError> {
     let tid = sys::gettid();
-    let try_perf = |exclude_kernel| sys::perf_task_clock(tid, period_ns, libc::SIGPROF, exclude_kernel);
-    let perf = || match try_perf(false) {
-        Ok(fd) => {
-            sys::close(fd);
-            Ok(false)
+    let try_perf = |exclude_kernel, sigtrap| {
+        sys::perf_task_clock(tid, period_ns, libc::SIGPROF, exclude_kernel, sigtrap).map(sys::close)
+    };
+    let perf = || -> io::Result<(bool, bool)> {
+        let mut last = None;
+        let sigtrap_ok = !traced() && std::env::var_os("RUSTPROF_NO_SIGTRAP").is_none();
+        for sigtrap in [true, false] {
+            if sigtrap && !sigtrap_ok {
+                continue;
+            }
+            for exclude_kernel in [false, true] {
+                match try_perf(exclude_kernel, sigtrap.then_some(sys::SIGTRAP_MAGIC)) {
+                    Ok(()) => return Ok((exclude_kernel, sigtrap)),
+                    Err(e) => last = Some(e),
+                }
+            }
         }
-        Err(_) => try_perf(true).map(|fd| {
-            sys::close(fd);
-            true
-        }),
+        Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::Unsupported)))
     };
     let timer = || {
         // A probe timer that never fires (one hour of CPU).
         sys::thread_timer(tid, libc::SIGPROF, 0, 3_600_000_000_000, 0).map(sys::timer_delete)
     };
+    let plain = |mechanism| Probed { mechanism, exclude_kernel: false, sigtrap: false };
+    let perf_probed =
+        |(exclude_kernel, sigtrap)| Probed { mechanism: Mechanism::PerfEvent, exclude_kernel, sigtrap };
     match mechanism {
-        Mechanism::PerfEvent => {
-            perf().map(|k| (Mechanism::PerfEvent, k)).map_err(|e| CpuError::Unavailable(mechanism, e))
-        }
+        Mechanism::PerfEvent => perf().map(perf_probed).map_err(|e| CpuError::Unavailable(mechanism, e)),
         Mechanism::ThreadTimer => {
-            timer().map(|_| (Mechanism::ThreadTimer, false)).map_err(|e| CpuError::Unavailable(mechanism, e))
+            timer().map(|_| plain(Mechanism::ThreadTimer)).map_err(|e| CpuError::Unavailable(mechanism, e))
         }
-        Mechanism::ProcessTimer => Ok((Mechanism::ProcessTimer, false)),
+        Mechanism::ProcessTimer => Ok(plain(Mechanism::ProcessTimer)),
         Mechanism::Auto => {
-            if let Ok(k) = perf() {
-                return Ok((Mechanism::PerfEvent, k));
+            if let Ok(p) = perf() {
+                return Ok(perf_probed(p));
             }
             if timer().is_ok() {
-                return Ok((Mechanism::ThreadTimer, false));
+                return Ok(plain(Mechanism::ThreadTimer));
             }
-            Ok((Mechanism::ProcessTimer, false))
+            Ok(plain(Mechanism::ProcessTimer))
         }
     }
 }
 
 fn start_session(opts: CpuOptions) -> Result<Session, CpuError> {
     let period_ns = (1_000_000_000 / opts.frequency as u64).max(1);
-    let (mechanism, exclude_kernel) = probe(opts.mechanism, period_ns)?;
+    let probed = probe(opts.mechanism, period_ns)?;
+    let (mechanism, exclude_kernel, sigtrap) = (probed.mechanism, probed.exclude_kernel, probed.sigtrap);
+    if sigtrap && let Err(e) = crate::signal::install_sigtrap() {
+        return Err(CpuError::Io(e));
+    }
     unwind::init_caches();
     unwind::acquire();
     let shared = Box::into_raw(Box::new(Shared {
-        ring: Ring::new(1024),
+        ring: Ring::new(RING_SLOTS),
         mechanism,
-        fds: FdSet::new(),
+        fds: BitSet::new(),
+        sigtrap,
+        session: SESSIONS.fetch_add(1, Ordering::AcqRel) % 0xffff + 1,
         thread_labels: opts.thread_labels,
+        wake: AtomicU32::new(0),
+        wake_sent: AtomicBool::new(false),
+        stop: AtomicBool::new(false),
     }));
     if let Err(e) = crate::signal::acquire() {
         unwind::release();
@@ -345,17 +416,16 @@ fn start_session(opts: CpuOptions) -> Result<Session, CpuError> {
         return Err(CpuError::Io(e));
     }
     ACTIVE.store(shared, Ordering::Release);
-    let stop = Arc::new((Mutex::new(false), Condvar::new()));
     let start_cpu_ns = sys::process_cpu_ns();
     let mut session = Session {
         shared,
         mechanism,
+        sigtrap,
         period_ns,
         frequency: opts.frequency,
         start_wall: sys::now_ns(),
         start: Instant::now(),
         start_cpu_ns,
-        stop: stop.clone(),
         collector: None,
     };
     if mechanism == Mechanism::ProcessTimer
@@ -367,69 +437,105 @@ fn start_session(opts: CpuOptions) -> Result<Session, CpuError> {
     let shared_addr = shared as usize;
     let handle = std::thread::Builder::new()
         .name("rustprof-cpu".into())
-        .spawn(move || collect(shared_addr as *const Shared, mechanism, period_ns, exclude_kernel, stop))
+        .spawn(move || collect(shared_addr as *const Shared, period_ns, exclude_kernel))
         .map_err(CpuError::Io)?;
     session.collector = Some(handle);
     Ok(session)
 }
 
-/// The collector thread: attaches timers to threads as they appear, drains the
-/// buffer, refreshes the unwinder's view of loaded objects.
-fn collect(
-    shared: *const Shared,
-    mechanism: Mechanism,
-    period_ns: u64,
-    exclude_kernel: bool,
-    stop: Arc<(Mutex<bool>, Condvar)>,
-) -> Collected {
+/// How often the collector looks for new threads and drains the buffer (the
+/// buffer's 1024 slots hold 50 ms of samples of 20 threads at 1 kHz)...
+const TICK: Duration = Duration::from_millis(50);
+/// ... and how often when the last drain found the buffer a quarter full.
+const FAST_TICK: Duration = Duration::from_millis(10);
+/// Slots of the sample buffer.
+const RING_SLOTS: usize = 1024;
+
+/// The collector thread: attaches timers to threads as they appear (scanning
+/// `/proc/self/task` every tick), drains the buffer, keeps the unwinder's view of
+/// memory current.
+///
+/// (Perf events can be inherited by the threads a thread creates, which would
+/// make the scan unnecessary; but on Linux 6.18 an event with `inherit` stops
+/// signalling its own thread once that thread creates threads: measured, a
+/// thread spawning and joining threads in a loop got 0 samples for 0.59 s of
+/// CPU. So each thread gets its own event.)
+fn collect(shared: *const Shared, period_ns: u64, exclude_kernel: bool) -> Collected {
     // SAFETY: the session frees `shared` only after joining this thread.
     let shared = unsafe { &*shared };
+    let mechanism = shared.mechanism;
+    let sigtrap = shared.sigtrap;
     let mut out = Collected::default();
     let mut attached: HashMap<i32, Attach> = HashMap::new();
     let mut rng = (sys::now_ns() as u64) | 1;
-    let mut last_scan = Instant::now() - Duration::from_secs(1);
     let mut last_refresh = Instant::now();
-    let per_thread = mechanism != Mechanism::ProcessTimer;
+    let mut dl_gen = sys::dl_generation();
     loop {
-        if per_thread && last_scan.elapsed() >= Duration::from_millis(20) {
-            last_scan = Instant::now();
-            let tids = sys::thread_ids();
-            let new: Vec<i32> = tids.iter().copied().filter(|t| !attached.contains_key(t)).collect();
-            if !new.is_empty() {
-                // New threads have new stacks: let the handler see them first.
-                unwind::refresh();
-                last_refresh = Instant::now();
-            }
-            for tid in new {
-                let a = match mechanism {
-                    Mechanism::PerfEvent => {
-                        match sys::perf_task_clock(tid, period_ns, libc::SIGPROF, exclude_kernel) {
-                            Ok(fd) => {
-                                if shared.fds.insert(fd) {
-                                    sys::perf_refresh(fd);
-                                    Some(Attach::Perf(fd))
-                                } else {
-                                    sys::close(fd);
-                                    None
-                                }
-                            }
-                            Err(_) => None,
+        // The unwinder's view of memory: refreshed when a handler met an unknown
+        // stack or threads appeared (new stacks), when the loader's counters say
+        // a library came or went, and every few seconds in case a mapping moved.
+        let mut refresh = last_refresh.elapsed() >= Duration::from_secs(5);
+        if unwind::STACK_MISS.swap(false, Ordering::AcqRel) {
+            refresh = true;
+        }
+        shared.wake_sent.store(false, Ordering::Release);
+        let generation = sys::dl_generation();
+        if generation != dl_gen {
+            dl_gen = generation;
+            refresh = true;
+        }
+        let mut new = Vec::new();
+        let mut tids = Vec::new();
+        if mechanism != Mechanism::ProcessTimer {
+            tids = sys::thread_ids();
+            new = tids.iter().copied().filter(|t| !attached.contains_key(t)).collect();
+            refresh |= !new.is_empty();
+        }
+        if refresh {
+            // Before attaching timers, so the handler knows the new stacks.
+            unwind::refresh();
+            last_refresh = Instant::now();
+        }
+        for tid in new {
+            let a = match mechanism {
+                Mechanism::PerfEvent if sigtrap => {
+                    let data = sys::SIGTRAP_MAGIC | (shared.session << 16) as u64;
+                    match sys::perf_task_clock(tid, period_ns, libc::SIGPROF, exclude_kernel, Some(data)) {
+                        Ok(fd) => {
+                            sys::perf_enable(fd);
+                            Some(Attach::Perf(fd))
                         }
+                        Err(_) => None,
                     }
-                    _ => {
-                        rng ^= rng << 13;
-                        rng ^= rng >> 7;
-                        rng ^= rng << 17;
-                        // First expiry uniform in (0, period], as Go does.
-                        let first = 1 + rng % period_ns;
-                        sys::thread_timer(tid, libc::SIGPROF, tid as usize, first, period_ns)
-                            .ok()
-                            .map(Attach::Timer)
+                }
+                Mechanism::PerfEvent => {
+                    match sys::perf_task_clock(tid, period_ns, libc::SIGPROF, exclude_kernel, None) {
+                        Ok(fd) if shared.fds.insert(fd) => {
+                            sys::perf_refresh(fd);
+                            Some(Attach::Perf(fd))
+                        }
+                        Ok(fd) => {
+                            sys::close(fd);
+                            None
+                        }
+                        Err(_) => None,
                     }
-                };
-                // A thread that is already gone, or that refused, is not retried.
-                attached.insert(tid, a.unwrap_or(Attach::Perf(-1)));
-            }
+                }
+                _ => {
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    // First expiry uniform in (0, period], as Go does.
+                    let first = 1 + rng % period_ns;
+                    sys::thread_timer(tid, libc::SIGPROF, tid as usize, first, period_ns)
+                        .ok()
+                        .map(Attach::Timer)
+                }
+            };
+            // A thread that is already gone, or that refused, is not retried.
+            attached.insert(tid, a.unwrap_or(Attach::Perf(-1)));
+        }
+        if !tids.is_empty() {
             let gone: Vec<i32> =
                 attached.keys().copied().filter(|t| tids.binary_search(t).is_err()).collect();
             for tid in gone {
@@ -438,18 +544,15 @@ fn collect(
                 }
             }
         }
-        if last_refresh.elapsed() >= Duration::from_millis(250) {
-            unwind::refresh();
-            last_refresh = Instant::now();
-        }
-        drain(shared, &mut out);
-        let (lock, cv) = &*stop;
-        let g = lock.lock().unwrap_or_else(|e| e.into_inner());
-        if *g {
+        let drained = drain(shared, &mut out);
+        if shared.stop.load(Ordering::Acquire) {
             break;
         }
-        let (g, _) = cv.wait_timeout(g, Duration::from_millis(10)).unwrap_or_else(|e| e.into_inner());
-        if *g {
+        let tick = if drained >= RING_SLOTS / 4 { FAST_TICK } else { TICK };
+        sys::futex_wait(&shared.wake, 0, tick);
+        shared.wake.store(0, Ordering::Release);
+        if shared.stop.load(Ordering::Acquire) {
+            drain(shared, &mut out);
             break;
         }
     }
@@ -471,24 +574,42 @@ fn detach(shared: &Shared, a: Attach) {
     }
 }
 
-fn drain(shared: &Shared, out: &mut Collected) {
+/// The last word of a stack key: its labels and thread.
+fn stack_tag(labels: u32, tid: i32) -> u64 {
+    labels as u64 | (tid as u32 as u64) << 32
+}
+
+/// Moves the buffer's samples into `out`; returns how many there were.
+fn drain(shared: &Shared, out: &mut Collected) -> usize {
+    let mut key = [0u64; MAX_DEPTH + 1];
+    let mut count = 0;
     shared.ring.drain(|d| {
-        let frames = d.frames[..(d.depth as usize).min(MAX_DEPTH)].to_vec();
-        *out.stacks.entry((frames, d.labels, d.tid)).or_insert(0) += d.weight as u64;
+        count += 1;
+        let n = (d.depth as usize).min(MAX_DEPTH);
+        key[..n].copy_from_slice(&d.frames[..n]);
+        key[n] = stack_tag(d.labels, d.tid);
+        match out.stacks.get_mut(&key[..=n]) {
+            Some(w) => *w += d.weight as u64,
+            None => {
+                out.stacks.insert(key[..=n].to_vec(), d.weight as u64);
+            }
+        }
         out.samples += d.weight as u64;
         if d.tid != 0 && !out.thread_names.contains_key(&d.tid) {
             let name = sys::thread_name(d.tid);
             out.thread_names.insert(d.tid, if name.is_empty() { d.tid.to_string() } else { name });
         }
     });
+    count
 }
 
 /// Stops sampling and waits until no handler can touch the shared state.
 fn teardown(s: &mut Session) -> Collected {
-    {
-        let (lock, cv) = &*s.stop;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cv.notify_all();
+    if !s.shared.is_null() {
+        // SAFETY: the shared state lives until the end of this function.
+        let shared = unsafe { &*s.shared };
+        shared.stop.store(true, Ordering::Release);
+        shared.wake();
     }
     let mut collected = s.collector.take().and_then(|h| h.join().ok()).unwrap_or_default();
     if s.mechanism == Mechanism::ProcessTimer {
@@ -503,7 +624,7 @@ fn teardown(s: &mut Session) -> Collected {
         let shared = unsafe { Box::from_raw(s.shared) };
         drain(&shared, &mut collected);
         collected.samples += shared.ring.lost();
-        collected.stacks.insert((vec![LOST], 0, 0), shared.ring.lost());
+        collected.stacks.insert(vec![LOST, stack_tag(0, 0)], shared.ring.lost());
         s.shared = std::ptr::null_mut();
     }
     crate::signal::release();
@@ -543,7 +664,7 @@ impl Drop for CpuProfiler {
 }
 
 fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64) -> Profile {
-    let lost = c.stacks.get(&(vec![LOST], 0, 0)).copied().unwrap_or(0);
+    let lost = c.stacks.get(&[LOST, stack_tag(0, 0)][..]).copied().unwrap_or(0);
     let total = c.samples;
     // ns of CPU one sample stands for: exact for per-thread timers, measured for
     // the process-wide timer (which the kernel tick caps).
@@ -561,8 +682,9 @@ fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64) -> 
     let cpu_s = cpu_ns as f64 / 1e9;
     let achieved = if cpu_s > 0.0 { total as f64 / cpu_s } else { 0.0 };
     sp.comments.push(format!(
-        "rustprof cpu: {}, requested {} Hz, recorded {} samples in {:.3} CPU-seconds ({:.1} per CPU-second), {} lost",
+        "rustprof cpu: {}{}, requested {} Hz, recorded {} samples in {:.3} CPU-seconds ({:.1} per CPU-second), {} lost",
         s.mechanism.describe(),
+        if s.sigtrap { " (SIGTRAP)" } else if s.mechanism == Mechanism::PerfEvent { " (SIGPROF)" } else { "" },
         s.frequency,
         total,
         cpu_s,
@@ -570,7 +692,9 @@ fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64) -> 
         lost
     ));
     sp.pseudo_frame(LOST, "rustprof::cpu::lost_samples");
-    for ((frames, labels, tid), w) in c.stacks {
+    for (mut frames, w) in c.stacks {
+        let tag = frames.pop().unwrap_or(0);
+        let (labels, tid) = (tag as u32, (tag >> 32) as u32 as i32);
         if w == 0 {
             continue;
         }

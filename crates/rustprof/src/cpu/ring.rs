@@ -29,15 +29,14 @@ pub(crate) struct SampleData {
     pub(crate) tid: i32,
 }
 
-struct Slot {
-    state: AtomicU32,
-    data: UnsafeCell<SampleData>,
-}
-
-/// The buffer.
+/// The buffer. Slot states live apart from the slot data so that the reader's
+/// scan touches 4 bytes per slot, and a count of ready slots lets it skip the scan
+/// when nothing was recorded.
 pub(crate) struct Ring {
-    slots: Box<[Slot]>,
+    states: Box<[AtomicU32]>,
+    slots: Box<[UnsafeCell<SampleData>]>,
     head: AtomicUsize,
+    ready: AtomicUsize,
     lost: AtomicU64,
 }
 
@@ -48,19 +47,14 @@ unsafe impl Sync for Ring {}
 impl Ring {
     /// A buffer of `n` slots (about 1 KiB each).
     pub(crate) fn new(n: usize) -> Ring {
-        let slots = (0..n.max(1))
-            .map(|_| Slot {
-                state: AtomicU32::new(EMPTY),
-                data: UnsafeCell::new(SampleData {
-                    frames: [0; MAX_DEPTH],
-                    depth: 0,
-                    weight: 0,
-                    labels: 0,
-                    tid: 0,
-                }),
+        let n = n.max(1);
+        let states = (0..n).map(|_| AtomicU32::new(EMPTY)).collect();
+        let slots = (0..n)
+            .map(|_| {
+                UnsafeCell::new(SampleData { frames: [0; MAX_DEPTH], depth: 0, weight: 0, labels: 0, tid: 0 })
             })
             .collect();
-        Ring { slots, head: AtomicUsize::new(0), lost: AtomicU64::new(0) }
+        Ring { states, slots, head: AtomicUsize::new(0), ready: AtomicUsize::new(0), lost: AtomicU64::new(0) }
     }
 
     /// Claims a free slot and lets `fill` write it; counts `weight` lost when the
@@ -70,13 +64,14 @@ impl Ring {
         let n = self.slots.len();
         for _ in 0..4 {
             let i = self.head.fetch_add(1, Ordering::Relaxed) % n;
-            let slot = &self.slots[i];
-            if slot.state.compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
+            let state = &self.states[i];
+            if state.compare_exchange(EMPTY, WRITING, Ordering::Acquire, Ordering::Relaxed).is_ok() {
                 // SAFETY: we own the slot between WRITING and READY.
-                let d = unsafe { &mut *slot.data.get() };
+                let d = unsafe { &mut *self.slots[i].get() };
                 d.weight = weight;
                 fill(d);
-                slot.state.store(READY, Ordering::Release);
+                state.store(READY, Ordering::Release);
+                self.ready.fetch_add(1, Ordering::Release);
                 return;
             }
         }
@@ -85,11 +80,15 @@ impl Ring {
 
     /// Hands every ready sample to `f` and frees its slot. One reader at a time.
     pub(crate) fn drain(&self, mut f: impl FnMut(&SampleData)) {
-        for slot in self.slots.iter() {
-            if slot.state.load(Ordering::Acquire) == READY {
+        if self.ready.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        for (state, slot) in self.states.iter().zip(self.slots.iter()) {
+            if state.load(Ordering::Acquire) == READY {
                 // SAFETY: a READY slot is not written until we set it EMPTY.
-                f(unsafe { &*slot.data.get() });
-                slot.state.store(EMPTY, Ordering::Release);
+                f(unsafe { &*slot.get() });
+                state.store(EMPTY, Ordering::Release);
+                self.ready.fetch_sub(1, Ordering::AcqRel);
             }
         }
     }

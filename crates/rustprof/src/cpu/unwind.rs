@@ -76,6 +76,8 @@ impl Regions {
 struct Tables {
     unwinder: std::sync::Arc<Native>,
     regions: Regions,
+    /// Executable ranges, sorted: which return addresses the tables know.
+    exec: Regions,
 }
 
 /// The current module list and the objects it was built from (outside handlers).
@@ -88,6 +90,9 @@ static MODULES: Mutex<Option<Modules>> = Mutex::new(None);
 
 static TABLES: AtomicPtr<Tables> = AtomicPtr::new(std::ptr::null_mut());
 static IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
+/// Set when a stack pointer was outside every known region (a thread started
+/// since the last refresh): the owner of the tables should refresh them.
+pub(crate) static STACK_MISS: AtomicBool = AtomicBool::new(false);
 
 /// A pool of unwind workspaces: a framehop cache and a stack to run framehop on.
 /// A handler takes a free one (a thread runs one handler at a time, so as many as
@@ -109,7 +114,8 @@ static UPDATE: Mutex<()> = Mutex::new(());
 
 /// Allocates the unwind caches (outside any handler).
 pub(crate) fn init_caches() {
-    let _g = UPDATE.lock();
+    // A concurrent caller returns at once; until the caches are in, unwinding
+    // falls back to frame pointers.
     if CACHES_INIT.swap(true, Ordering::AcqRel) {
         return;
     }
@@ -141,9 +147,26 @@ pub(crate) fn init_caches() {
 /// always, the module list when the set of loaded objects changed (a `dlopen`).
 /// Returns the number of objects registered for `.eh_frame` unwinding.
 pub(crate) fn refresh() -> usize {
-    let _g = UPDATE.lock();
+    let g = UPDATE.lock().unwrap_or_else(|e| e.into_inner());
+    refresh_locked(g)
+}
+
+/// [`refresh`] unless another refresh is running (then `None`): for callers
+/// that may have interrupted a refresh on their own thread (an allocation made
+/// by the refresh itself, sampled by the heap profiler).
+pub(crate) fn try_refresh() -> Option<usize> {
+    let g = match UPDATE.try_lock() {
+        Ok(g) => g,
+        Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+        Err(std::sync::TryLockError::WouldBlock) => return None,
+    };
+    Some(refresh_locked(g))
+}
+
+fn refresh_locked(_g: std::sync::MutexGuard<'_, ()>) -> usize {
     let text = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
     let mut ranges: Vec<Range<u64>> = Vec::new();
+    let mut exec: Vec<Range<u64>> = Vec::new();
     let mut objects: Vec<(String, Vec<MapLine>)> = Vec::new();
     for line in text.lines() {
         let Some(m) = MapLine::parse(line) else { continue };
@@ -152,6 +175,9 @@ pub(crate) fn refresh() -> usize {
                 Some(last) if last.end == m.start => last.end = m.end,
                 _ => ranges.push(m.start..m.end),
             }
+        }
+        if m.perms.contains('x') {
+            exec.push(m.start..m.end);
         }
         if m.path.starts_with('/') || m.path == "[vdso]" {
             match objects.iter_mut().find(|(p, _)| *p == m.path) {
@@ -181,7 +207,11 @@ pub(crate) fn refresh() -> usize {
         }
     };
     let count = key.len();
-    let new = Box::into_raw(Box::new(Tables { unwinder, regions: Regions { ranges } }));
+    let new = Box::into_raw(Box::new(Tables {
+        unwinder,
+        regions: Regions { ranges },
+        exec: Regions { ranges: exec },
+    }));
     let old = TABLES.swap(new, Ordering::AcqRel);
     retire(old);
     count
@@ -241,17 +271,19 @@ impl MapLine {
 fn module_for(path: &str, maps: &[MapLine]) -> Option<Module<MappedBytes>> {
     use object::{Object, ObjectSection, ObjectSegment};
     let text_map = maps.iter().find(|m| m.perms.contains('x'))?;
-    // The file's bytes: from disk, or for the vDSO from memory.
-    let data: Vec<u8> = if path == "[vdso]" {
+    // The file's headers: mapped from disk (only the pages read are loaded), or
+    // for the vDSO read in memory.
+    let mapped;
+    let data: &[u8] = if path == "[vdso]" {
         // SAFETY: the vDSO mapping is readable for the life of the process.
         unsafe {
             std::slice::from_raw_parts(text_map.start as *const u8, (text_map.end - text_map.start) as usize)
         }
-        .to_vec()
     } else {
-        std::fs::read(path).ok()?
+        mapped = crate::sys::Mmap::open(path)?;
+        &mapped
     };
-    let file = object::File::parse(&*data).ok()?;
+    let file = object::File::parse(data).ok()?;
     // Load bias from the segment holding the executable mapping's file offset.
     let bias = if path == "[vdso]" {
         let first = file.segments().next()?;
@@ -313,6 +345,17 @@ pub(crate) fn acquire() {
     }
 }
 
+/// A permanent user that never waits: publishes the tables unless a refresh is
+/// running (which will publish them).
+pub(crate) fn acquire_forever() {
+    let mut u = USERS.lock().unwrap_or_else(|e| e.into_inner());
+    *u += 1;
+    drop(u);
+    if TABLES.load(Ordering::Acquire).is_null() {
+        try_refresh();
+    }
+}
+
 /// A user is done; the last one frees the tables (the caches stay for the next
 /// session).
 pub(crate) fn release() {
@@ -370,10 +413,29 @@ pub(crate) fn unwind(regs: &Regs, out: &mut [u64]) -> usize {
                 }
                 None => unwind_fp(regs, &mut read, out),
             };
+        } else {
+            STACK_MISS.store(true, Ordering::Relaxed);
         }
     }
     IN_HANDLER.fetch_sub(1, Ordering::AcqRel);
     n
+}
+
+/// Whether the published tables know the stack holding `sp` and the code at
+/// `addr` (no tables: neither). Tells the stack capture when a refresh is due
+/// (a new thread's stack, a `dlopen`ed library).
+pub(crate) fn knows(sp: u64, addr: u64) -> (bool, bool) {
+    IN_HANDLER.fetch_add(1, Ordering::AcqRel);
+    let tables = TABLES.load(Ordering::Acquire);
+    let r = if tables.is_null() {
+        (false, false)
+    } else {
+        // SAFETY: a published table stays alive while IN_HANDLER > 0.
+        let t = unsafe { &*tables };
+        (t.regions.end_of(sp).is_some(), t.exec.end_of(addr).is_some())
+    };
+    IN_HANDLER.fetch_sub(1, Ordering::AcqRel);
+    r
 }
 
 fn take_cache() -> Option<(usize, *mut Workspace)> {

@@ -1,0 +1,777 @@
+//! Heap profiling: Go's heap and allocs profiles for any global allocator.
+//!
+//! Wrap the allocator you use in [`Sampled`]:
+//!
+//! ```
+//! use std::alloc::System;
+//! #[global_allocator]
+//! static ALLOC: rustprof::heap::Sampled<System> = rustprof::heap::Sampled::new(System);
+//! ```
+//!
+//! Allocations are sampled as Go samples them: the gaps between samples, in
+//! bytes, are drawn from an exponential distribution with mean
+//! [`sample_rate`] (512 KiB by default, like `runtime.MemProfileRate`), so an
+//! allocation of `S` bytes is sampled with probability `1 - exp(-S/rate)`. The
+//! path of an allocation that is not sampled is a thread-local countdown and two
+//! thread-local counters: no atomic read-modify-write, no lock. A sampled
+//! allocation records its stack (the `.eh_frame` unwinder of the CPU profiler,
+//! which does not allocate), size and bucket; a free is matched against the
+//! sampled blocks through a 16 KiB bit filter indexed by a hash of the address,
+//! so the common free pays one load from L1 and the rare candidate a table
+//! lookup. Blocks freed on
+//! another thread are matched the same way.
+//!
+//! [`profile`] and [`allocs_profile`] write what Go's `heap` and `allocs`
+//! profiles hold: `alloc_objects`, `alloc_space`, `inuse_objects`,
+//! `inuse_space`, unbiased with Go's formula, one sample per (stack, size) with a
+//! `bytes` label. In-use figures are exact at the moment of writing (Go's are as
+//! of the last GC). [`stats`] and [`thread_stats`] are exact counters of every
+//! allocation (for `allocs/op` and `B/op` in benchmarks).
+
+#![allow(unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use rustprof_profile::Profile;
+
+use crate::pbuild::{LabelValue, Stack, StackProfile};
+
+/// Go's default: one sample per 512 KiB allocated, on average.
+pub const DEFAULT_SAMPLE_RATE: usize = 512 * 1024;
+
+/// Deepest stack recorded for an allocation.
+const MAX_DEPTH: usize = 64;
+/// While profiling is off, how many bytes a thread allocates between looks at
+/// the rate (so that turning it on takes effect).
+const OFF_RECHECK: i64 = 1 << 20;
+/// Largest gap drawn (Go caps its mean at 0x7000000).
+const MAX_GAP: f64 = (1u64 << 40) as f64;
+
+static RATE: AtomicUsize = AtomicUsize::new(DEFAULT_SAMPLE_RATE);
+static IN_USE: AtomicBool = AtomicBool::new(false);
+
+/// A global allocator that samples allocations for heap profiles; see the
+/// [module documentation](self).
+pub struct Sampled<A> {
+    inner: A,
+}
+
+impl<A> Sampled<A> {
+    /// Wraps `inner` (e.g. `std::alloc::System`, mimalloc, jemalloc).
+    pub const fn new(inner: A) -> Self {
+        Sampled { inner }
+    }
+
+    /// The wrapped allocator.
+    pub const fn inner(&self) -> &A {
+        &self.inner
+    }
+}
+
+// SAFETY: every method forwards to the inner allocator with the caller's
+// arguments unchanged and returns its result; the bookkeeping around it never
+// touches the blocks themselves.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Sampled<A> {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract is the inner allocator's.
+        let p = unsafe { self.inner.alloc(layout) };
+        if !p.is_null() {
+            on_alloc(p, layout.size());
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for alloc.
+        let p = unsafe { self.inner.alloc_zeroed(layout) };
+        if !p.is_null() {
+            on_alloc(p, layout.size());
+        }
+        p
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // The record goes before the block: once freed, its address may be
+        // handed out (and sampled) again.
+        on_free(ptr, layout.size());
+        // SAFETY: the caller's contract is the inner allocator's.
+        unsafe { self.inner.dealloc(ptr, layout) }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let old = if filter_hit(ptr) { take_record(ptr) } else { None };
+        // SAFETY: the caller's contract is the inner allocator's.
+        let p = unsafe { self.inner.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            // The old block is still live.
+            if let Some(r) = old {
+                put_back(ptr, r);
+            }
+            return p;
+        }
+        on_free_counters(layout.size());
+        on_alloc(p, new_size);
+        p
+    }
+}
+
+/// Exact allocation counts and bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AllocStats {
+    /// Allocations (a `realloc` counts as one allocation and one free).
+    pub allocs: u64,
+    /// Bytes allocated.
+    pub alloc_bytes: u64,
+    /// Frees.
+    pub frees: u64,
+    /// Bytes freed.
+    pub free_bytes: u64,
+}
+
+impl AllocStats {
+    /// Blocks allocated and not freed.
+    pub fn live_objects(&self) -> i64 {
+        self.allocs as i64 - self.frees as i64
+    }
+
+    /// Bytes allocated and not freed.
+    pub fn live_bytes(&self) -> i64 {
+        self.alloc_bytes as i64 - self.free_bytes as i64
+    }
+
+    /// The difference `self - earlier`.
+    pub fn since(&self, earlier: &AllocStats) -> AllocStats {
+        AllocStats {
+            allocs: self.allocs.wrapping_sub(earlier.allocs),
+            alloc_bytes: self.alloc_bytes.wrapping_sub(earlier.alloc_bytes),
+            frees: self.frees.wrapping_sub(earlier.frees),
+            free_bytes: self.free_bytes.wrapping_sub(earlier.free_bytes),
+        }
+    }
+}
+
+/// A thread's counters: written only by their thread (a load and a store, no
+/// read-modify-write), read by others.
+struct Counters {
+    allocs: AtomicU64,
+    alloc_bytes: AtomicU64,
+    frees: AtomicU64,
+    free_bytes: AtomicU64,
+}
+
+#[inline(always)]
+fn bump(c: &AtomicU64, v: u64) {
+    c.store(c.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
+}
+
+impl Counters {
+    const fn new() -> Self {
+        Counters {
+            allocs: AtomicU64::new(0),
+            alloc_bytes: AtomicU64::new(0),
+            frees: AtomicU64::new(0),
+            free_bytes: AtomicU64::new(0),
+        }
+    }
+    fn read(&self) -> AllocStats {
+        AllocStats {
+            allocs: self.allocs.load(Ordering::Relaxed),
+            alloc_bytes: self.alloc_bytes.load(Ordering::Relaxed),
+            frees: self.frees.load(Ordering::Relaxed),
+            free_bytes: self.free_bytes.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Per-thread state. Constant-initialized and without a destructor, so that
+/// reaching it is an offset from the thread pointer, valid until the thread ends.
+struct Local {
+    /// Bytes left before the next sample.
+    countdown: Cell<i64>,
+    /// Inside the profiler: its own allocations are not sampled.
+    busy: Cell<bool>,
+    /// Holding the table lock: a free seen now is of the table's own memory.
+    locked: Cell<bool>,
+    /// Registered (counters visible to other threads, random state seeded).
+    init: Cell<bool>,
+    rng: Cell<u64>,
+    counters: Counters,
+}
+
+thread_local! {
+    static LOCAL: Local = const {
+        Local {
+            countdown: Cell::new(0),
+            busy: Cell::new(false),
+            locked: Cell::new(false),
+            init: Cell::new(false),
+            rng: Cell::new(0),
+            counters: Counters::new(),
+        }
+    };
+    /// Unregisters the thread's counters when it ends (registered lazily, on the
+    /// slow path).
+    static REGISTRATION: Registration = const { Registration };
+}
+
+#[inline(always)]
+fn on_alloc(p: *mut u8, size: usize) {
+    LOCAL.with(|l| {
+        bump(&l.counters.allocs, 1);
+        bump(&l.counters.alloc_bytes, size as u64);
+        let c = l.countdown.get() - size as i64;
+        l.countdown.set(c);
+        if c <= 0 {
+            slow_alloc(l, p, size);
+        }
+    })
+}
+
+#[inline(always)]
+fn on_free_counters(size: usize) {
+    LOCAL.with(|l| {
+        bump(&l.counters.frees, 1);
+        bump(&l.counters.free_bytes, size as u64);
+    })
+}
+
+#[inline(always)]
+fn on_free(p: *mut u8, size: usize) {
+    on_free_counters(size);
+    if filter_hit(p) {
+        take_record(p);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The filter: one bit per 1/131072 of the address space (hashed), set while a
+// sampled block lives there; 16 KiB, so it stays in the L1 cache. The exact
+// counts behind the bits are in the table, under its lock.
+
+const FILTER_BITS: u32 = 17;
+static FILTER: [AtomicU64; 1 << (FILTER_BITS - 6)] = [const { AtomicU64::new(0) }; 1 << (FILTER_BITS - 6)];
+
+#[inline(always)]
+fn slot(p: *mut u8) -> usize {
+    ((p as usize as u64 >> 4).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - FILTER_BITS)) as usize
+}
+
+#[inline(always)]
+fn filter_hit(p: *mut u8) -> bool {
+    let i = slot(p);
+    FILTER[i >> 6].load(Ordering::Relaxed) >> (i & 63) & 1 != 0
+}
+
+impl Table {
+    /// Counts a sampled block at `p` in the filter.
+    fn filter_add(&mut self, p: *mut u8) {
+        let i = slot(p);
+        let c = self.slot_counts.entry(i as u32).or_insert(0);
+        *c += 1;
+        if *c == 1 {
+            FILTER[i >> 6].fetch_or(1 << (i & 63), Ordering::Relaxed);
+        }
+    }
+
+    /// Uncounts a sampled block at `p`.
+    fn filter_remove(&mut self, p: *mut u8) {
+        let i = slot(p);
+        if let Some(c) = self.slot_counts.get_mut(&(i as u32)) {
+            *c -= 1;
+            if *c == 0 {
+                self.slot_counts.remove(&(i as u32));
+                FILTER[i >> 6].fetch_and(!(1 << (i & 63)), Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The slow paths.
+
+#[cold]
+#[inline(never)]
+fn slow_alloc(l: &Local, p: *mut u8, size: usize) {
+    if !l.init.get() {
+        init_thread(l);
+        // The first allocation of a thread starts its first gap.
+        let c = draw(l, RATE.load(Ordering::Relaxed)) - size as i64;
+        l.countdown.set(c);
+        if c > 0 {
+            return;
+        }
+    }
+    let rate = RATE.load(Ordering::Relaxed);
+    if rate == 0 {
+        l.countdown.set(OFF_RECHECK);
+        return;
+    }
+    if l.busy.get() {
+        // The profiler's own allocation: not sampled, and not counted against
+        // the gap either, so that sampling does not depend on what the profiler
+        // allocated (a refresh, a table growing).
+        l.countdown.set(l.countdown.get() + size as i64);
+        return;
+    }
+    l.busy.set(true);
+    record_alloc(l, p, size);
+    l.countdown.set(draw(l, rate));
+    l.busy.set(false);
+}
+
+/// Seeds the thread's random state and registers its counters.
+fn init_thread(l: &Local) {
+    l.init.set(true);
+    let seed = (l as *const Local as u64)
+        ^ (crate::sys::now_ns() as u64).rotate_left(32)
+        ^ crate::sys::gettid() as u64;
+    l.rng.set(seed | 1);
+    IN_USE.store(true, Ordering::Relaxed);
+    l.busy.set(true);
+    {
+        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        threads.push(&l.counters as *const Counters as usize);
+    }
+    // Lazily registers the destructor that unregisters the counters (this may
+    // allocate, hence busy).
+    let _ = REGISTRATION.try_with(|_| ());
+    l.busy.set(false);
+}
+
+/// Draws the next gap: exponential with mean `rate` bytes (at least 1).
+fn draw(l: &Local, rate: usize) -> i64 {
+    if rate == 0 {
+        return OFF_RECHECK;
+    }
+    if rate == 1 {
+        return 1;
+    }
+    // xorshift64*
+    let mut x = l.rng.get();
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    l.rng.set(x);
+    let r = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+    // u in (0, 1]
+    let u = ((r >> 11) + 1) as f64 / (1u64 << 53) as f64;
+    let gap = (-u.ln() * rate as f64).min(MAX_GAP);
+    (gap as i64).max(1)
+}
+
+/// Sets the calling thread's random state (and draws its next gap): for
+/// reproducible sampling in tests.
+pub fn seed_thread(seed: u64) {
+    LOCAL.with(|l| {
+        if !l.init.get() {
+            init_thread(l);
+        }
+        l.rng.set(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        l.countdown.set(draw(l, RATE.load(Ordering::Relaxed)));
+    })
+}
+
+/// One (stack, size) bucket, as Go keeps them.
+struct Bucket {
+    stack: u32,
+    size: usize,
+    allocs: u64,
+    frees: u64,
+}
+
+/// The sampled allocations.
+#[derive(Default)]
+struct Table {
+    stacks: Vec<Box<[u64]>>,
+    stack_ids: HashMap<Box<[u64]>, u32>,
+    buckets: Vec<Bucket>,
+    bucket_ids: HashMap<(u32, usize), u32>,
+    /// Live sampled blocks: address → bucket.
+    live: HashMap<usize, u32>,
+    /// Live sampled blocks per filter slot.
+    slot_counts: HashMap<u32, u32>,
+}
+
+static TABLE: Mutex<Option<Table>> = Mutex::new(None);
+/// Counters of the registered threads (addresses of their `Counters`).
+static THREADS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+/// Counters of threads that ended.
+static EXITED: Mutex<AllocStats> =
+    Mutex::new(AllocStats { allocs: 0, alloc_bytes: 0, frees: 0, free_bytes: 0 });
+
+/// The table, locked, with the thread marked as inside it.
+struct Locked<'a> {
+    guard: MutexGuard<'a, Option<Table>>,
+    was_busy: bool,
+}
+
+impl Locked<'_> {
+    fn table(&mut self) -> &mut Table {
+        self.guard.get_or_insert_with(Table::default)
+    }
+}
+
+impl Drop for Locked<'_> {
+    fn drop(&mut self) {
+        LOCAL.with(|l| {
+            l.locked.set(false);
+            l.busy.set(self.was_busy);
+        });
+    }
+}
+
+fn lock_table() -> Locked<'static> {
+    let was_busy = LOCAL.with(|l| {
+        let b = l.busy.get();
+        l.busy.set(true);
+        b
+    });
+    let guard = TABLE.lock().unwrap_or_else(|e| e.into_inner());
+    LOCAL.with(|l| l.locked.set(true));
+    Locked { guard, was_busy }
+}
+
+fn record_alloc(_l: &Local, p: *mut u8, size: usize) {
+    let mut frames = [0u64; MAX_DEPTH];
+    let n = crate::stack::capture(0, &mut frames, true);
+    let mut t = lock_table();
+    let t = t.table();
+    let stack = match t.stack_ids.get(&frames[..n]) {
+        Some(&id) => id,
+        None => {
+            let id = t.stacks.len() as u32;
+            let s: Box<[u64]> = frames[..n].into();
+            t.stacks.push(s.clone());
+            t.stack_ids.insert(s, id);
+            id
+        }
+    };
+    let bucket = *t.bucket_ids.entry((stack, size)).or_insert_with(|| {
+        t.buckets.push(Bucket { stack, size, allocs: 0, frees: 0 });
+        (t.buckets.len() - 1) as u32
+    });
+    t.buckets[bucket as usize].allocs += 1;
+    if let Some(old) = t.live.insert(p as usize, bucket) {
+        // A block we never saw freed (cannot happen through this allocator):
+        // count it freed rather than leak it.
+        t.buckets[old as usize].frees += 1;
+    } else {
+        t.filter_add(p);
+    }
+}
+
+/// A removed live record: (bucket).
+type Record = u32;
+
+/// Removes `p` from the live sampled blocks (counting it freed) if it is one.
+#[cold]
+#[inline(never)]
+fn take_record(p: *mut u8) -> Option<Record> {
+    if LOCAL.with(|l| l.locked.get()) {
+        // Freed while this thread holds the table: the table's own memory,
+        // allocated while busy, hence never sampled.
+        return None;
+    }
+    let mut g = lock_table();
+    let t = g.table();
+    let b = t.live.remove(&(p as usize))?;
+    t.buckets[b as usize].frees += 1;
+    t.filter_remove(p);
+    Some(b)
+}
+
+/// Undoes [`take_record`] (a `realloc` that failed).
+#[cold]
+fn put_back(p: *mut u8, b: Record) {
+    let mut g = lock_table();
+    let t = g.table();
+    t.buckets[b as usize].frees -= 1;
+    t.live.insert(p as usize, b);
+    t.filter_add(p);
+}
+
+/// Unregisters a thread's counters when it ends, keeping their totals.
+struct Registration;
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let Ok(addr) = LOCAL.try_with(|l| {
+            l.busy.set(true);
+            &l.counters as *const Counters as usize
+        }) else {
+            return;
+        };
+        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = threads.iter().position(|&a| a == addr) {
+            threads.swap_remove(i);
+            // SAFETY: the address is this thread's live `Counters`.
+            let s = unsafe { &*(addr as *const Counters) }.read();
+            let mut e = EXITED.lock().unwrap_or_else(|e| e.into_inner());
+            e.allocs += s.allocs;
+            e.alloc_bytes += s.alloc_bytes;
+            e.frees += s.frees;
+            e.free_bytes += s.free_bytes;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The public API.
+
+/// Sets the mean number of bytes between samples (Go's `MemProfileRate`): 0
+/// turns sampling off, 1 samples every allocation. Threads pick the new rate up
+/// at their next sample (within 1 MiB of allocation when it was off). Returns
+/// the previous rate.
+pub fn set_sample_rate(bytes: usize) -> usize {
+    let old = RATE.swap(bytes, Ordering::Relaxed);
+    // The calling thread takes it at once.
+    LOCAL.with(|l| {
+        if l.init.get() {
+            l.countdown.set(draw(l, bytes));
+        }
+    });
+    old
+}
+
+/// The current sample rate in bytes.
+pub fn sample_rate() -> usize {
+    RATE.load(Ordering::Relaxed)
+}
+
+/// Whether a [`Sampled`] allocator is in use in this process (it has seen an
+/// allocation).
+pub fn is_installed() -> bool {
+    IN_USE.load(Ordering::Relaxed)
+}
+
+/// Exact counters of every allocation of the process so far (threads that ended
+/// included). Zero when [`Sampled`] is not the global allocator.
+pub fn stats() -> AllocStats {
+    LOCAL.with(|l| {
+        if !l.init.get() {
+            init_thread(l);
+        }
+    });
+    let was_busy = LOCAL.with(|l| l.busy.replace(true));
+    let mut total = *EXITED.lock().unwrap_or_else(|e| e.into_inner());
+    {
+        let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+        for &a in threads.iter() {
+            // SAFETY: registered counters stay valid until their thread
+            // unregisters them under this lock.
+            let s = unsafe { &*(a as *const Counters) }.read();
+            total.allocs += s.allocs;
+            total.alloc_bytes += s.alloc_bytes;
+            total.frees += s.frees;
+            total.free_bytes += s.free_bytes;
+        }
+    }
+    LOCAL.with(|l| l.busy.set(was_busy));
+    total
+}
+
+/// Bytes the heap profiler itself holds: its tables of stacks, buckets and
+/// live sampled blocks (approximate: capacities times entry sizes), and the
+/// 16 KiB address filter.
+pub fn profiler_memory() -> usize {
+    let was_busy = LOCAL.with(|l| l.busy.replace(true));
+    let n = {
+        let mut g = lock_table();
+        let t = g.table();
+        let stacks: usize = t.stacks.iter().map(|s| s.len() * 8 + 16).sum::<usize>() * 2;
+        stacks
+            + t.stacks.capacity() * 16
+            + t.stack_ids.capacity() * 24
+            + t.buckets.capacity() * std::mem::size_of::<Bucket>()
+            + t.bucket_ids.capacity() * 24
+            + t.live.capacity() * 16
+            + t.slot_counts.capacity() * 8
+    };
+    LOCAL.with(|l| l.busy.set(was_busy));
+    n + std::mem::size_of_val(&FILTER)
+}
+
+/// Exact counters of the calling thread's allocations and frees so far.
+pub fn thread_stats() -> AllocStats {
+    LOCAL.with(|l| l.counters.read())
+}
+
+/// The number of (stack, size) records, as Go's `Profile.Count()` for heap.
+pub fn record_count() -> usize {
+    let was_busy = LOCAL.with(|l| l.busy.replace(true));
+    let n = lock_table().table().buckets.len();
+    LOCAL.with(|l| l.busy.set(was_busy));
+    n
+}
+
+/// The heap profile (Go's `heap`): what is in use now, and what was allocated.
+/// Default sample type `inuse_space`.
+pub fn profile() -> Profile {
+    build(false)
+}
+
+/// The allocs profile (Go's `allocs`): the same data, default sample type
+/// `alloc_space`.
+pub fn allocs_profile() -> Profile {
+    build(true)
+}
+
+/// Go's `scaleHeapSample`: un-biases `count` objects of `size` total bytes
+/// sampled at `rate`.
+pub fn scale_heap_sample(count: i64, size: i64, rate: i64) -> (i64, i64) {
+    if count == 0 || size == 0 {
+        return (0, 0);
+    }
+    if rate <= 1 {
+        return (count, size);
+    }
+    let avg = size as f64 / count as f64;
+    let scale = 1.0 / (1.0 - (-avg / rate as f64).exp());
+    ((count as f64 * scale) as i64, (size as f64 * scale) as i64)
+}
+
+/// The allocator's entry points: a heap stack starts below the deepest of them.
+fn allocator_entry(name: &str) -> bool {
+    const NAMES: [&str; 6] = [
+        "<rustprof::heap::Sampled<",
+        "rustprof::heap::",
+        "__rust_alloc",
+        "__rust_realloc",
+        "__rustc::__rust_",
+        "__rdl_",
+    ];
+    NAMES.iter().any(|p| name.starts_with(p))
+}
+
+/// The standard library's frames between the allocator and the code that
+/// asked for memory (`RawVec` growth, `Vec::push`, `format!`, `to_owned`,
+/// hash table resizing...), dropped too, as Go drops `runtime.` frames: the
+/// first frame shown is the program's own. A standard-library frame is one of
+/// `alloc`, `core`, `std` or `hashbrown`, or a standard trait's method on a
+/// primitive type (`<str as alloc::borrow::ToOwned>::to_owned`); a standard
+/// trait implemented by the program's own type is the program's.
+/// (`<T as alloc::slice::hack::ConvertVec>::to_vec` is std's: `T` has no path.)
+fn allocator_plumbing(name: &str) -> bool {
+    const LIBS: [&str; 4] = ["alloc::", "core::", "std::", "hashbrown::"];
+    let lib = |s: &str| LIBS.iter().any(|l| s.starts_with(l));
+    if name.starts_with("__rg_") {
+        return true;
+    }
+    let Some(inner) = name.strip_prefix('<') else { return lib(name) };
+    match inner.split_once(" as ") {
+        Some((self_ty, tr)) => {
+            // A primitive or a generic parameter: no path.
+            let primitive = !self_ty.contains("::");
+            (lib(self_ty) || primitive) && lib(tr)
+        }
+        // `<[u8]>::to_vec`, `<str>::to_owned`: inherent methods of primitives.
+        None => lib(inner) || inner.split_once(">::").is_some_and(|(ty, _)| !ty.contains("::")),
+    }
+}
+
+fn build(allocs: bool) -> Profile {
+    let rate = RATE.load(Ordering::Relaxed) as i64;
+    let was_busy = LOCAL.with(|l| l.busy.replace(true));
+    // Copy the buckets out, then symbolize without the lock.
+    let snapshot: Vec<(Vec<u64>, usize, u64, u64)> = {
+        let mut g = lock_table();
+        let t = g.table();
+        t.buckets.iter().map(|b| (t.stacks[b.stack as usize].to_vec(), b.size, b.allocs, b.frees)).collect()
+    };
+    let mut sp = StackProfile::new(
+        &[
+            ("alloc_objects", "count"),
+            ("alloc_space", "bytes"),
+            ("inuse_objects", "count"),
+            ("inuse_space", "bytes"),
+        ],
+        ("space", "bytes"),
+        rate,
+    );
+    sp.time_nanos = crate::sys::now_ns();
+    sp.trim = Some((allocator_entry, allocator_plumbing));
+    if allocs {
+        sp.default_sample_type = Some("alloc_space");
+    }
+    // Newest bucket first, as Go lists them.
+    for (frames, size, a, f) in snapshot.iter().rev() {
+        let (a, f) = (*a as i64, *f as i64);
+        let size = *size as i64;
+        let (ao, ab) = scale_heap_sample(a, a * size, rate);
+        let (io, ib) = scale_heap_sample(a - f, (a - f) * size, rate);
+        let labels = if size > 0 { vec![("bytes".to_string(), LabelValue::Num(size, ""))] } else { vec![] };
+        sp.add(Stack { frames, exact_leaf: false }, &[ao, ab, io, ib], labels);
+    }
+    let p = sp.build();
+    LOCAL.with(|l| l.busy.set(was_busy));
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_scaling() {
+        // Go's own example: 5 objects of 1 MiB at 512 KiB.
+        assert_eq!(scale_heap_sample(5, 5 * 1024 * 1024, 512 * 1024), (5, 6063483));
+        assert_eq!(scale_heap_sample(3, 300, 1), (3, 300));
+        assert_eq!(scale_heap_sample(0, 300, 512), (0, 0));
+    }
+
+    #[test]
+    fn gaps_have_the_mean_rate() {
+        let l = Local {
+            countdown: Cell::new(0),
+            busy: Cell::new(false),
+            locked: Cell::new(false),
+            init: Cell::new(true),
+            rng: Cell::new(12345),
+            counters: Counters::new(),
+        };
+        let n = 200_000;
+        let sum: i64 = (0..n).map(|_| draw(&l, 4096)).sum();
+        let mean = sum as f64 / n as f64;
+        assert!((mean - 4096.0).abs() < 4096.0 * 0.02, "mean {mean}");
+        assert_eq!(draw(&l, 1), 1);
+    }
+
+    #[test]
+    fn plumbing_frames() {
+        for f in [
+            "alloc::raw_vec::RawVecInner<A>::try_allocate_in",
+            "<alloc::raw_vec::RawVecInner>::finish_grow",
+            "<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem",
+            "<str as alloc::borrow::ToOwned>::to_owned",
+            "hashbrown::raw::alloc::inner::do_alloc",
+            "alloc::fmt::format",
+            "<alloc::string::String as core::fmt::Write>::write_str",
+            "core::ops::function::FnOnce::call_once",
+            "<T as alloc::slice::<impl [T]>::to_vec_in::ConvertVec>::to_vec",
+            "<[u8]>::to_vec",
+        ] {
+            assert!(allocator_plumbing(f), "{f}");
+        }
+        for f in ["app::parse", "<app::Item as core::clone::Clone>::clone", "app::parse::{{closure}}", "main"]
+        {
+            assert!(!allocator_plumbing(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn filter_slots_spread() {
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..10_000usize {
+            seen.insert(slot((0x5555_0000_0000 + i * 32) as *mut u8));
+        }
+        assert!(seen.len() > 9_500, "{}", seen.len());
+    }
+}
