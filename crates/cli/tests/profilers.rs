@@ -69,3 +69,57 @@ fn cpu_profile_reads_in_go_tool_pprof_and_rustprof() {
         assert_eq!(go_tags, tags);
     }
 }
+
+#[inline(never)]
+fn interop_lock_waiter(m: &rustprof::sync::Mutex<u64>) -> rustprof::sync::MutexGuard<'_, u64> {
+    black_box(m.lock().unwrap())
+}
+
+#[inline(never)]
+fn interop_lock_holder(mut g: rustprof::sync::MutexGuard<'_, u64>) {
+    *g += 1;
+    std::thread::sleep(Duration::from_millis(2));
+    drop(black_box(g));
+}
+
+/// Block and mutex profiles from real contention: both analyzers read them,
+/// agree, and name the waiting and the holding function.
+#[test]
+fn block_and_mutex_profiles_read_in_go_tool_pprof_and_rustprof() {
+    rustprof::sync::set_block_profile_rate(1);
+    rustprof::sync::set_mutex_profile_fraction(1);
+    let m = rustprof::sync::Mutex::new(0u64);
+    std::thread::scope(|s| {
+        for _ in 0..3 {
+            s.spawn(|| {
+                for _ in 0..15 {
+                    interop_lock_holder(interop_lock_waiter(&m));
+                }
+            });
+        }
+    });
+    rustprof::sync::set_block_profile_rate(0);
+    rustprof::sync::set_mutex_profile_fraction(0);
+    assert_eq!(*m.lock().unwrap(), 45);
+    for (name, profile, function) in [
+        ("block.pb.gz", rustprof::sync::block_profile(), "profilers::interop_lock_waiter"),
+        ("mutex.pb.gz", rustprof::sync::mutex_profile(), "profilers::interop_lock_holder"),
+    ] {
+        let path = tmp(name);
+        rustprof::write_gzip(&profile, std::fs::File::create(&path).unwrap()).unwrap();
+        let f = path.to_str().unwrap();
+        let ours = run(env!("CARGO_BIN_EXE_rustprof"), &[], &["-top", f]).unwrap();
+        assert!(ours.contains("Type: delay"), "{ours}");
+        // The function is the top entry (the first row after the header).
+        let first = ours.lines().skip_while(|l| !l.trim_start().starts_with("flat")).nth(1).unwrap_or("");
+        assert!(first.ends_with(function), "{name}: {ours}");
+        let counts =
+            run(env!("CARGO_BIN_EXE_rustprof"), &[], &["-top", "-sample_index=contentions", f]).unwrap();
+        assert!(counts.contains("Type: contentions") && counts.contains(function), "{counts}");
+        if let Some(go) = run("go", &["tool", "pprof"], &["-top", f]) {
+            assert_eq!(go, ours);
+            let go_counts = run("go", &["tool", "pprof"], &["-top", "-sample_index=contentions", f]).unwrap();
+            assert_eq!(go_counts, counts);
+        }
+    }
+}

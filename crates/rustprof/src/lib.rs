@@ -5,6 +5,9 @@
 //! - [`cpu`]: CPU profiles at the rate asked for, with per-thread timers
 //!   (`perf_event` task-clock, else POSIX thread CPU timers, else `setitimer`),
 //!   an async-signal-safe handler, and `.eh_frame`/frame-pointer unwinding;
+//! - [`sync`]: `Mutex`, `RwLock` and `Condvar` drop-ins (and `lock_api` raw
+//!   locks) recording Go's block and mutex profiles: where threads wait for
+//!   locks, and which critical sections make them wait;
 //! - [`heap`]: heap and allocs profiles from a sampling wrapper around any
 //!   global allocator, and exact allocation counters;
 //! - [`labels`]: key/value labels for the samples of a thread or an async task;
@@ -16,8 +19,8 @@
 //! analyzer read them.
 //!
 //! Unsafe code lives in `cpu/` (signal handler, unwinding, sample buffer),
-//! `threads`, `heap` and the FFI edges (`sys`, `signal`); each block says why it
-//! is sound.
+//! `threads`, `heap`, `sync` (futex calls, the locks' access to their data) and
+//! the FFI edges (`sys`, `signal`); each block says why it is sound.
 //!
 //! For the best stacks, build with frame pointers (`.eh_frame` unwinding works
 //! without them, frame pointers are the fallback):
@@ -38,6 +41,7 @@ pub mod labels;
 mod pbuild;
 pub mod signal;
 pub(crate) mod stack;
+pub mod sync;
 mod sys;
 pub mod threads;
 
