@@ -27,6 +27,29 @@ pub trait Ui {
     fn interactive(&self) -> bool {
         false
     }
+    /// Whether a progress bar may be drawn on stderr (a terminal).
+    fn progress_bars(&self) -> bool {
+        false
+    }
+}
+
+/// Messages kept to be shown later (sources fetched on several threads).
+#[derive(Default)]
+pub struct BufferUi {
+    /// `(is_error, message)` in order.
+    pub messages: Vec<(bool, String)>,
+}
+
+impl Ui for BufferUi {
+    fn print(&mut self, msg: &str) {
+        self.messages.push((false, msg.to_string()));
+    }
+    fn print_err(&mut self, msg: &str) {
+        self.messages.push((true, msg.to_string()));
+    }
+    fn is_terminal(&self) -> bool {
+        false
+    }
 }
 
 /// The terminal UI: messages on stderr.
@@ -47,6 +70,9 @@ impl Ui for StdUi {
     }
     fn interactive(&self) -> bool {
         self.interactive
+    }
+    fn progress_bars(&self) -> bool {
+        std::io::stderr().is_terminal()
     }
 }
 

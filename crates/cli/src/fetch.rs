@@ -11,14 +11,6 @@ use crate::measurement;
 /// A failure to get a profile, with pprof's message.
 pub type FetchError = String;
 
-/// How a source string is read.
-pub enum SourceKind {
-    /// A local file.
-    File(String),
-    /// An HTTP(S) URL, with the timeout in seconds.
-    Url(String, u64),
-}
-
 /// Fetches one profile from a source (file or URL).
 pub type Fetcher = dyn Fn(&str, &Source, &mut dyn Ui) -> Result<(Profile, bool), String> + Sync;
 
@@ -181,14 +173,49 @@ fn grab_all(
     sources: &[String],
     s: &Source,
     fetch: &Fetcher,
+    msrc: &mut crate::remote::MappingSources,
     ui: &mut dyn Ui,
 ) -> Result<(Option<Profile>, usize, bool, bool), String> {
+    // Several sources are fetched at once, as pprof does (a CPU profile from each of
+    // several servers takes the time of one); their messages follow in order.
+    type Fetch = (Result<(Profile, bool), String>, crate::driver::BufferUi);
+    let results: Vec<Result<(Profile, bool), String>> = if sources.len() > 1 {
+        let outs: Vec<Fetch> = std::thread::scope(|sc| {
+            let handles: Vec<_> = sources
+                .iter()
+                .map(|src| {
+                    sc.spawn(move || {
+                        let mut buf = crate::driver::BufferUi::default();
+                        let r = fetch(src, s, &mut buf);
+                        (r, buf)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|_| (Err("fetch failed".to_string()), Default::default())))
+                .collect()
+        });
+        outs.into_iter()
+            .map(|(r, buf)| {
+                for (err, m) in buf.messages {
+                    if err { ui.print_err(&m) } else { ui.print(&m) }
+                }
+                r
+            })
+            .collect()
+    } else {
+        sources.iter().map(|src| fetch(src, s, ui)).collect()
+    };
     let mut profiles = Vec::new();
     let mut remote = false;
-    for src in sources {
-        match fetch(src, s, ui) {
+    for (src, r) in sources.iter().zip(results) {
+        match r {
             Ok((mut p, is_remote)) => {
                 locate_binaries(&mut p, s, ui);
+                if is_remote && let Some((url, _)) = crate::sources::adjust_url(src, s.seconds, s.timeout) {
+                    crate::remote::collect_mapping_sources(&mut p, &url, msrc);
+                }
                 remote |= is_remote;
                 profiles.push(p);
             }
@@ -232,10 +259,11 @@ pub struct Fetched {
 
 /// pprof's `fetchProfiles`: the profile to analyze.
 pub fn fetch_profiles(s: &Source, fetch: &Fetcher, ui: &mut dyn Ui) -> Result<Fetched, FetchError> {
-    let (p, count, remote_src, mut compacted) =
-        grab_all(&s.sources, s, fetch, ui).map_err(|e| format!("problem fetching source profiles: {e}"))?;
-    let (base, count_base, remote_base, _) =
-        grab_all(&s.base, s, fetch, ui).map_err(|e| format!("problem fetching base profiles: {e},"))?;
+    let mut msrc = crate::remote::MappingSources::new();
+    let (p, count, remote_src, mut compacted) = grab_all(&s.sources, s, fetch, &mut msrc, ui)
+        .map_err(|e| format!("problem fetching source profiles: {e}"))?;
+    let (base, count_base, remote_base, _) = grab_all(&s.base, s, fetch, &mut msrc, ui)
+        .map_err(|e| format!("problem fetching base profiles: {e},"))?;
     let Some(mut p) = p else {
         return Err("failed to fetch any source profiles".into());
     };
@@ -259,12 +287,18 @@ pub fn fetch_profiles(s: &Source, fetch: &Fetcher, ui: &mut dyn Ui) -> Result<Fe
         p = combine(vec![p, base])?;
         compacted = true;
     }
-    crate::symbolize::symbolize(&s.symbolize, &mut p, ui);
+    crate::symbolize::symbolize_with(&s.symbolize, &mut p, ui, &mut |p, force, ui| {
+        crate::remote::symbolize_remote(p, force, &msrc, ui)
+    });
     filter::remove_uninteresting(&mut p)?;
     unsource_mappings(&mut p);
     if !s.comment.is_empty() {
         let c = p.strings.intern(&s.comment);
         p.comments.push(c);
+    }
+    if remote_src || remote_base {
+        // A copy of what was fetched, as pprof keeps one.
+        crate::remote::save_fetched(&p, ui);
     }
     if let Err(e) = rustprof_profile::validate(&p) {
         return Err(format!("malformed profile: {e}"));

@@ -1,10 +1,669 @@
-//! Fetching profiles over HTTP (pprof's `fetchURL`).
+//! Fetching profiles over HTTP (pprof's `fetchURL`), remote symbolization
+//! through a server's `/debug/pprof/symbol` (pprof's `symbolz`), and saving
+//! fetched profiles under `$PPROF_TMPDIR` or `~/pprof/`.
+//!
+//! The client is a small HTTP/1.1 implementation over `std::net`: one request
+//! per connection, `Content-Length`, chunked or close-delimited bodies, and an
+//! overall deadline. `https` is not supported (a one-line error says so).
 
-use rustprof_profile::Profile;
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rustprof_profile::{Function, Line, Profile};
 
 use crate::driver::{Source, Ui};
 
-/// Fetches a profile from `url` within `timeout` seconds.
-pub fn fetch_url(url: &str, _timeout: u64, _s: &Source, _ui: &mut dyn Ui) -> Result<Profile, String> {
-    Err(format!("http fetch: fetching {url} is not supported yet"))
+/// The largest response body accepted (a profile is far smaller).
+const MAX_BODY: usize = 1 << 31;
+
+/// The environment variable holding a bearer token sent with every request
+/// (for servers started with `rustprof::http::Options::token`).
+pub const TOKEN_ENV: &str = "RUSTPROF_TOKEN";
+
+/// An HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// The status line's text after the code (`Bad Request`).
+    pub reason: String,
+    /// Headers in order, names as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// The parts of an `http://` URL.
+#[derive(Debug)]
+struct Target {
+    host: String,
+    port: u16,
+    /// Path and query, starting with `/`.
+    path: String,
+}
+
+fn parse_target(url: &str) -> Result<Target, String> {
+    let rest = if let Some(r) = url.strip_prefix("http://") {
+        r
+    } else if url.starts_with("https://") || url.starts_with("https+insecure://") {
+        return Err("https is not supported: fetch the profile with curl and pass the file".into());
+    } else {
+        return Err("unsupported protocol scheme (only http:// is supported)".into());
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let mut path = rest[end..].split('#').next().unwrap_or("").to_string();
+    if !path.starts_with('/') {
+        path.insert(0, '/');
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (h, after) = v6.split_once(']').ok_or("bad IPv6 address in URL")?;
+        (h.to_string(), after.strip_prefix(':').unwrap_or(""))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), p),
+            None => (authority.to_string(), ""),
+        }
+    };
+    if host.is_empty() {
+        return Err("no host in URL".into());
+    }
+    let port = if port.is_empty() {
+        80
+    } else {
+        port.parse::<u16>().map_err(|_| format!("invalid port {port:?}"))?
+    };
+    Ok(Target { host, port, path })
+}
+
+/// Sends one request and reads the whole response before `timeout` passes.
+/// Errors read like Go's `net/http` client's (`Get "url": …`).
+pub fn request(method: &str, url: &str, body: Option<&[u8]>, timeout: Duration) -> Result<Response, String> {
+    let verb = if method == "GET" { "Get" } else { "Post" };
+    let err = |e: String| format!("{verb} \"{url}\": {e}");
+    let t = parse_target(url).map_err(err)?;
+    let deadline = Instant::now() + timeout;
+    let addrs: Vec<_> = (t.host.as_str(), t.port)
+        .to_socket_addrs()
+        .map_err(|e| err(format!("dial tcp: lookup {}: {e}", t.host)))?
+        .collect();
+    let mut last = String::from("no addresses");
+    let mut stream = None;
+    for a in &addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            last = "context deadline exceeded (Client.Timeout exceeded while dialing)".into();
+            break;
+        }
+        match TcpStream::connect_timeout(a, left) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = format!("dial tcp {a}: connect: {}", crate::fetch::go_io_error(&e)),
+        }
+    }
+    let mut s = stream.ok_or_else(|| err(last))?;
+    let _ = s.set_nodelay(true);
+    let host_header = if t.host.contains(':') {
+        format!("[{}]:{}", t.host, t.port)
+    } else {
+        format!("{}:{}", t.host, t.port)
+    };
+    let mut head = format!(
+        "{method} {} HTTP/1.1\r\nHost: {host_header}\r\nUser-Agent: rustprof/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\n",
+        t.path,
+        env!("CARGO_PKG_VERSION")
+    );
+    if let Ok(token) = std::env::var(TOKEN_ENV)
+        && !token.is_empty()
+    {
+        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
+    if let Some(b) = body {
+        head.push_str(&format!("Content-Type: application/octet-stream\r\nContent-Length: {}\r\n", b.len()));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.unwrap_or(&[]));
+    s.set_write_timeout(Some(
+        deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1)),
+    ))
+    .map_err(|e| err(e.to_string()))?;
+    s.write_all(&out).map_err(|e| err(format!("write: {}", crate::fetch::go_io_error(&e))))?;
+    let mut r = Reader { s, buf: Vec::new(), pos: 0, deadline, eof: false };
+    read_response(&mut r).map_err(err)
+}
+
+/// Buffered reads from the socket that respect the deadline.
+struct Reader {
+    s: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+    deadline: Instant,
+    eof: bool,
+}
+
+impl Reader {
+    /// Reads more bytes into the buffer; false at end of stream.
+    fn fill(&mut self, stage: &str) -> Result<bool, String> {
+        if self.eof {
+            return Ok(false);
+        }
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("context deadline exceeded (Client.Timeout exceeded while {stage})"));
+        }
+        self.s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match self.s.read(&mut chunk) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    if self.pos > 0 && self.pos == self.buf.len() {
+                        self.buf.clear();
+                        self.pos = 0;
+                    }
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                {
+                    return Err(format!("context deadline exceeded (Client.Timeout exceeded while {stage})"));
+                }
+                Err(e) => return Err(format!("read: {}", crate::fetch::go_io_error(&e))),
+            }
+        }
+    }
+
+    /// The next line (without CRLF), at most `max` bytes.
+    fn line(&mut self, max: usize, stage: &str) -> Result<String, String> {
+        loop {
+            if let Some(i) = self.buf[self.pos..].iter().position(|&b| b == b'\n') {
+                let line = &self.buf[self.pos..self.pos + i];
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                let s = String::from_utf8_lossy(line).into_owned();
+                self.pos += i + 1;
+                return Ok(s);
+            }
+            if self.buf.len() - self.pos > max {
+                return Err("malformed HTTP response: line too long".into());
+            }
+            if !self.fill(stage)? {
+                return Err("unexpected EOF".into());
+            }
+        }
+    }
+
+    /// Exactly `n` bytes appended to `out`.
+    fn exact(&mut self, n: usize, out: &mut Vec<u8>) -> Result<(), String> {
+        let mut need = n;
+        while need > 0 {
+            if self.pos == self.buf.len() && !self.fill("reading body")? {
+                return Err("unexpected EOF".into());
+            }
+            let take = need.min(self.buf.len() - self.pos);
+            out.extend_from_slice(&self.buf[self.pos..self.pos + take]);
+            self.pos += take;
+            need -= take;
+        }
+        Ok(())
+    }
+}
+
+fn read_response(r: &mut Reader) -> Result<Response, String> {
+    let status_line = r.line(16 * 1024, "awaiting headers")?;
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or("");
+    if !version.starts_with("HTTP/1.") {
+        return Err(format!("malformed HTTP response {status_line:?}"));
+    }
+    let status: u16 = parts
+        .next()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("malformed HTTP status code in {status_line:?}"))?;
+    let reason = parts.next().unwrap_or("").to_string();
+    let mut headers = Vec::new();
+    loop {
+        let l = r.line(64 * 1024, "awaiting headers")?;
+        if l.is_empty() {
+            break;
+        }
+        if headers.len() > 1000 {
+            return Err("malformed HTTP response: too many headers".into());
+        }
+        let (k, v) = l.split_once(':').ok_or_else(|| format!("malformed MIME header line: {l}"))?;
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    let mut resp = Response { status, reason, headers, body: Vec::new() };
+    let chunked =
+        resp.header("Transfer-Encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let mut body = Vec::new();
+    if chunked {
+        loop {
+            let size_line = r.line(4096, "reading body")?;
+            let hex = size_line.split(';').next().unwrap_or("").trim();
+            let n = usize::from_str_radix(hex, 16).map_err(|_| format!("malformed chunk size {hex:?}"))?;
+            if n == 0 {
+                // Trailers, up to the empty line.
+                while !r.line(64 * 1024, "reading body")?.is_empty() {}
+                break;
+            }
+            if body.len() + n > MAX_BODY {
+                return Err("response body too large".into());
+            }
+            r.exact(n, &mut body)?;
+            r.line(2, "reading body")?;
+        }
+    } else if let Some(len) = resp.header("Content-Length") {
+        let n: usize = len.parse().map_err(|_| format!("bad Content-Length {len:?}"))?;
+        if n > MAX_BODY {
+            return Err("response body too large".into());
+        }
+        r.exact(n, &mut body)?;
+    } else {
+        body.extend_from_slice(&r.buf[r.pos..]);
+        r.pos = r.buf.len();
+        while r.fill("reading body")? {
+            body.extend_from_slice(&r.buf[r.pos..]);
+            r.pos = r.buf.len();
+            if body.len() > MAX_BODY {
+                return Err("response body too large".into());
+            }
+        }
+    }
+    resp.body = body;
+    Ok(resp)
+}
+
+/// pprof's `statusCodeError`: the server's text when it is a pprof endpoint's.
+fn status_error(r: &Response) -> String {
+    let status = format!("{} {}", r.status, r.reason);
+    if r.header("X-Go-Pprof").is_some_and(|v| !v.is_empty())
+        && r.header("Content-Type").is_some_and(|v| v.contains("text/plain"))
+    {
+        return format!("server response: {status} - {}", String::from_utf8_lossy(&r.body));
+    }
+    format!("server response: {status}")
+}
+
+/// The duration the server will sample for: `-seconds`, or the URL's `seconds`.
+fn sampling_seconds(url: &str, s: &Source) -> i64 {
+    if s.seconds > 0 {
+        return s.seconds;
+    }
+    let query = url.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("seconds="))
+        .filter_map(|v| v.parse::<i64>().ok())
+        .next()
+        .unwrap_or(0)
+}
+
+/// A progress bar on stderr while the server samples (when the UI allows).
+struct Progress {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Progress {
+    fn start(seconds: i64) -> Progress {
+        let done = Arc::new(AtomicBool::new(false));
+        let thread = (seconds > 0).then(|| {
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let start = Instant::now();
+                let total = Duration::from_secs(seconds as u64);
+                const WIDTH: usize = 30;
+                while !done.load(Ordering::Relaxed) {
+                    let el = start.elapsed().min(total);
+                    let filled = (el.as_secs_f64() / total.as_secs_f64() * WIDTH as f64) as usize;
+                    let left = total.saturating_sub(el).as_secs_f64().ceil() as u64;
+                    let msg = if el >= total { "receiving".to_string() } else { format!("{left}s left") };
+                    eprint!("\r[{}{}] {msg}\x1b[K", "=".repeat(filled), " ".repeat(WIDTH - filled));
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                eprint!("\r\x1b[K");
+            })
+        });
+        Progress { done, thread }
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Fetches a profile from `url` within `timeout` (pprof's `fetchURL`
+/// and the messages its `fetch` prints).
+pub fn fetch_url(url: &str, timeout: Duration, s: &Source, ui: &mut dyn Ui) -> Result<Profile, String> {
+    ui.print(&format!("Fetching profile over HTTP from {url}"));
+    if s.seconds > 0 {
+        ui.print(&format!("Please wait... ({}s)", s.seconds));
+    }
+    let resp = {
+        let _bar = Progress::start(if ui.progress_bars() { sampling_seconds(url, s) } else { 0 });
+        request("GET", url, None, timeout)?
+    };
+    if resp.status != 200 {
+        return Err(status_error(&resp));
+    }
+    rustprof_profile::decode(&resp.body).map_err(|e| format!("parsing profile from {url}: {e}"))
+}
+
+/// A source a mapping came from: the URL, and the mapping's start when fetched
+/// (pprof's `MappingSources`).
+#[derive(Clone, Debug)]
+pub struct MappingSource {
+    /// The fetched URL.
+    pub url: String,
+    /// The mapping's start address in that profile.
+    pub start: u64,
+}
+
+/// Mapping key → where it was fetched from.
+pub type MappingSources = Vec<(String, MappingSource)>;
+
+/// pprof's `collectMappingSources`: records the URL of each mapping of a
+/// fetched profile under its build ID or file name; a mapping with neither
+/// takes the URL as its file so it can be symbolized remotely.
+pub fn collect_mapping_sources(p: &mut Profile, url: &str, out: &mut MappingSources) {
+    for mi in 0..p.mappings.len() {
+        let m = p.mappings[mi];
+        let mut key = p.str(m.build_id).to_string();
+        if key.is_empty() {
+            key = p.str(m.filename).to_string();
+        }
+        if key.is_empty() {
+            p.mappings[mi].filename = p.strings.intern(url);
+            key = url.to_string();
+        }
+        out.push((key, MappingSource { url: url.to_string(), start: m.memory_start }));
+    }
+}
+
+/// pprof's `symbolz`: the symbol endpoint of the server `source` came from.
+pub fn symbol_url(source: &str) -> Option<String> {
+    let t = parse_target(source).ok()?;
+    let path = t.path.split('?').next().unwrap_or("");
+    let new_path = match path.find("/debug/pprof/") {
+        // All of net/http/pprof's paths contain /debug/pprof/.
+        Some(i) => format!("{}/debug/pprof/symbol", &path[..i]),
+        None => "/symbolz".to_string(),
+    };
+    let host = if t.host.contains(':') { format!("[{}]", t.host) } else { t.host.clone() };
+    Some(format!("http://{host}:{}{new_path}", t.port))
+}
+
+/// A mapping pprof never symbolizes (`Mapping.Unsymbolizable`).
+fn unsymbolizable(file: &str) -> bool {
+    let base = file.rsplit('/').next().unwrap_or(file);
+    base.starts_with('[')
+        || base.starts_with("linux-vdso")
+        || file.starts_with("/dev/dri/")
+        || file == "//anon"
+}
+
+/// pprof's `symbolz.Symbolize`: resolves the addresses of locations without
+/// lines through the symbol endpoint of the server each mapping came from.
+pub fn symbolize_remote(p: &mut Profile, force: bool, sources: &MappingSources, ui: &mut dyn Ui) {
+    for mi in 0..p.mappings.len() {
+        let m = p.mappings[mi];
+        if (!force && m.has_functions) || unsymbolizable(p.str(m.filename)) {
+            continue;
+        }
+        let file = p.str(m.filename).to_string();
+        let build_id = p.str(m.build_id).to_string();
+        let candidates = sources
+            .iter()
+            .filter(|(k, _)| *k == file || (!build_id.is_empty() && *k == build_id))
+            .map(|(_, s)| s.clone());
+        for src in candidates {
+            let Some(url) = symbol_url(&src.url) else { continue };
+            let offset = src.start.wrapping_sub(m.memory_start);
+            match symbolize_mapping(p, mi as u32, &url, offset) {
+                Ok(()) => {
+                    p.mappings[mi].has_functions = true;
+                    break;
+                }
+                Err(e) => {
+                    ui.print_err(&format!("symbolz: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Posts the mapping's unsymbolized addresses to `url` and records the names
+/// it returns (`0x<addr> <name>` lines).
+fn symbolize_mapping(p: &mut Profile, mi: u32, url: &str, offset: u64) -> Result<(), String> {
+    let locs: Vec<usize> = (0..p.locations.len())
+        .filter(|&i| {
+            let l = &p.locations[i];
+            l.mapping == Some(mi) && l.address != 0 && l.num_lines() == 0
+        })
+        .collect();
+    if locs.is_empty() {
+        return Ok(());
+    }
+    let addrs: Vec<String> =
+        locs.iter().map(|&i| format!("{:#x}", p.locations[i].address.wrapping_add(offset))).collect();
+    let resp = request("POST", url, Some(addrs.join("+").as_bytes()), Duration::from_secs(60))?;
+    if resp.status != 200 {
+        return Err(status_error(&resp));
+    }
+    let text = String::from_utf8_lossy(&resp.body);
+    let mut names: hashbrown::HashMap<u64, &str> = hashbrown::HashMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim_start().strip_prefix("0x") else { continue };
+        let Some((hex, name)) = rest.split_once(char::is_whitespace) else { continue };
+        let name = name.trim();
+        if let (Ok(a), false) = (u64::from_str_radix(hex, 16), name.is_empty()) {
+            names.insert(a.wrapping_sub(offset), name);
+        }
+    }
+    let mut by_name: hashbrown::HashMap<&str, u32> = hashbrown::HashMap::new();
+    let mut next_id = p.functions.iter().map(|f| f.id).max().unwrap_or(0) + 1;
+    for &i in &locs {
+        let Some(&name) = names.get(&p.locations[i].address) else { continue };
+        let fi = match by_name.get(name) {
+            Some(&f) => f,
+            None => {
+                let s = p.strings.intern(name);
+                p.functions.push(Function { id: next_id, name: s, system_name: s, ..Default::default() });
+                next_id += 1;
+                let f = (p.functions.len() - 1) as u32;
+                by_name.insert(name, f);
+                f
+            }
+        };
+        let start = p.lines.len() as u32;
+        p.lines.push(Line { function: fi, line: 0, column: 0 });
+        p.locations[i].lines_start = start;
+        p.locations[i].lines_end = start + 1;
+    }
+    Ok(())
+}
+
+/// pprof's `setTmpDir`: `$PPROF_TMPDIR` (created if missing), else `~/pprof`,
+/// else the system's temporary directory.
+fn tmp_dir(ui: &mut dyn Ui) -> Option<std::path::PathBuf> {
+    let mut dirs = Vec::new();
+    if let Ok(d) = std::env::var("PPROF_TMPDIR")
+        && !d.is_empty()
+    {
+        // Created when missing (pprof would fail to save there).
+        dirs.push(std::path::PathBuf::from(d));
+    } else {
+        let home = std::env::var("HOME").unwrap_or_default();
+        dirs.push(format!("{home}/pprof").into());
+    }
+    dirs.push(std::env::temp_dir());
+    for dir in dirs {
+        match std::fs::create_dir_all(&dir) {
+            Ok(()) => return Some(dir),
+            Err(e) => ui.print_err(&format!(
+                "Could not use temp dir {}: {}",
+                dir.display(),
+                crate::fetch::go_io_error(&e)
+            )),
+        }
+    }
+    None
+}
+
+/// Saves a fetched profile as pprof does: `pprof.<binary>.<sample types>.NNN.pb.gz`
+/// in [`tmp_dir`], printing `Saved profile in <path>`.
+pub fn save_fetched(p: &Profile, ui: &mut dyn Ui) {
+    let Some(dir) = tmp_dir(ui) else { return };
+    let mut prefix = String::from("pprof.");
+    if let Some(m) = p.mappings.first() {
+        let f = p.str(m.filename);
+        if !f.is_empty() {
+            prefix.push_str(crate::graph::base_name(f));
+            prefix.push('.');
+        }
+    }
+    for st in &p.sample_types {
+        prefix.push_str(p.str(st.ty));
+        prefix.push('.');
+    }
+    let data = rustprof_profile::encode(p);
+    let mut last_err = String::from("too many files");
+    for i in 1..10000 {
+        let path = dir.join(format!("{prefix}{i:03}.pb.gz"));
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                match f.write_all(&data) {
+                    Ok(()) => ui.print_err(&format!("Saved profile in {}", path.display())),
+                    Err(e) => {
+                        ui.print_err(&format!("Could not save profile: {}", crate::fetch::go_io_error(&e)))
+                    }
+                }
+                return;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                last_err = format!("{}: {}", path.display(), crate::fetch::go_io_error(&e));
+                break;
+            }
+        }
+    }
+    ui.print_err(&format!("Could not save profile: {last_err}"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        let t = parse_target("http://127.0.0.1:6060/debug/pprof/profile?seconds=2#x").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str()),
+            ("127.0.0.1", 6060, "/debug/pprof/profile?seconds=2")
+        );
+        let t = parse_target("http://[::1]:80").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("::1", 80, "/"));
+        let t = parse_target("http://user@h?x=1").unwrap();
+        assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("h", 80, "/?x=1"));
+        assert!(parse_target("https://h/").unwrap_err().contains("https is not supported"));
+        assert!(parse_target("http://h:99999/").is_err());
+        assert!(parse_target("http:///x").is_err());
+    }
+
+    #[test]
+    fn symbol_urls_like_pprof() {
+        assert_eq!(
+            symbol_url("http://h:1/debug/pprof/profile?seconds=3").as_deref(),
+            Some("http://h:1/debug/pprof/symbol")
+        );
+        assert_eq!(
+            symbol_url("http://h:1/x/debug/pprof/heap").as_deref(),
+            Some("http://h:1/x/debug/pprof/symbol")
+        );
+        assert_eq!(symbol_url("http://h:1/profilez").as_deref(), Some("http://h:1/symbolz"));
+        assert_eq!(symbol_url("/tmp/file"), None);
+    }
+
+    #[test]
+    fn responses() {
+        use std::net::TcpListener;
+        let serve = |reply: &'static [u8]| {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let a = l.local_addr().unwrap();
+            std::thread::spawn(move || {
+                let (mut s, _) = l.accept().unwrap();
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                s.write_all(reply).unwrap();
+            });
+            format!("http://{a}/p")
+        };
+        let t = Duration::from_secs(10);
+        let r =
+            request("GET", &serve(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcdef"), None, t).unwrap();
+        assert_eq!(r.body, b"abc");
+        let r = request(
+            "GET",
+            &serve(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x\r\nabc\r\n2\r\nde\r\n0\r\nT: 1\r\n\r\n"),
+            None,
+            t,
+        )
+        .unwrap();
+        assert_eq!(r.body, b"abcde");
+        let r =
+            request("GET", &serve(b"HTTP/1.0 404 Not Found\r\nX: y\r\n\r\nnothing here"), None, t).unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (404, b"nothing here".as_slice()));
+        assert_eq!(status_error(&r), "server response: 404 Not Found");
+        let r = request(
+            "GET",
+            &serve(b"HTTP/1.1 400 Bad Request\r\nX-Go-Pprof: 1\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbad!"),
+            None,
+            t,
+        )
+        .unwrap();
+        assert_eq!(status_error(&r), "server response: 400 Bad Request - bad!");
+        let e = request("GET", &serve(b"garbage\r\n\r\n"), None, t).unwrap_err();
+        assert!(e.starts_with("Get \"http://127.0.0.1:") && e.contains("malformed HTTP response"), "{e}");
+        let e =
+            request("GET", &serve(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"), None, t).unwrap_err();
+        assert!(e.ends_with("unexpected EOF"), "{e}");
+    }
+
+    #[test]
+    fn timeouts_and_refusals() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = l.local_addr().unwrap();
+        let start = Instant::now();
+        let e = request("GET", &format!("http://{a}/"), None, Duration::from_millis(300)).unwrap_err();
+        assert!(e.contains("Client.Timeout exceeded"), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+        drop(l);
+        let e = request("GET", &format!("http://{a}/"), None, Duration::from_secs(5)).unwrap_err();
+        assert!(e.contains("connection refused"), "{e}");
+    }
 }

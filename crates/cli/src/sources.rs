@@ -1,6 +1,8 @@
 //! Reading one source: a local file, or a URL (`http://host/path`, or a bare
 //! `host:port` meaning its `/debug/pprof/profile`, as pprof decides).
 
+use std::time::Duration;
+
 use rustprof_profile::Profile;
 
 use crate::driver::{Source, Ui};
@@ -46,9 +48,10 @@ fn parse_url(s: &str) -> Result<Url, ()> {
     Ok(Url { scheme, host, rest: path.to_string() })
 }
 
-/// pprof's `adjustURL`: the URL to fetch and its timeout in seconds, or `None`
-/// when the source is not a URL.
-pub fn adjust_url(source: &str, seconds: i64, timeout: i64) -> Option<(String, u64)> {
+/// `go tool pprof`'s `adjustURL`: the URL to fetch and its timeout, or `None`
+/// when the source is not a URL. A URL without a path means its
+/// `/debug/pprof/profile`.
+pub fn adjust_url(source: &str, seconds: i64, timeout: i64) -> Option<(String, Duration)> {
     let mut u = parse_url(source);
     if u.as_ref().map_or(true, |u| u.host.is_empty() && !u.scheme.is_empty() && u.scheme != "file") {
         u = parse_url(&format!("http://{source}"));
@@ -58,10 +61,13 @@ pub fn adjust_url(source: &str, seconds: i64, timeout: i64) -> Option<(String, u
     if let Some(h) = path.find('#') {
         path.truncate(h);
     }
-    let (path, query) = match path.split_once('?') {
+    let (mut path, query) = match path.split_once('?') {
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (path.clone(), String::new()),
     };
+    if path.is_empty() || path == "/" {
+        path = "/debug/pprof/profile".to_string();
+    }
     let mut params: Vec<(String, String)> = query
         .split('&')
         .filter(|kv| !kv.is_empty())
@@ -81,11 +87,13 @@ pub fn adjust_url(source: &str, seconds: i64, timeout: i64) -> Option<(String, u
         duration = s as i64;
     }
     let timeout = if timeout > 0 {
-        timeout as u64
+        Duration::from_secs(timeout as u64)
     } else if duration > 0 {
-        (duration + duration / 2) as u64
+        // pprof allows 1.5 × the duration; 5 s more leave time for a server that
+        // symbolizes before answering (rustprof's does) on a short profile.
+        Duration::from_millis(duration as u64 * 1500 + 5000)
     } else {
-        60
+        Duration::from_secs(60)
     };
     params.sort_by(|a, b| a.0.cmp(&b.0));
     let q: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -114,18 +122,25 @@ mod tests {
         assert_eq!(adjust_url("profiles/x.pb.gz", -1, -1), None);
         assert_eq!(adjust_url("/tmp/x", -1, -1), None);
         assert_eq!(adjust_url("file:///tmp/x", -1, -1), None);
-        assert_eq!(adjust_url("1.2.3.4:80", -1, -1), Some(("http://1.2.3.4:80".to_string(), 60)));
+        let s = Duration::from_secs;
         assert_eq!(
-            adjust_url("localhost:6060", 5, -1),
-            Some(("http://localhost:6060?seconds=5".to_string(), 7))
+            adjust_url("1.2.3.4:80", -1, -1),
+            Some(("http://1.2.3.4:80/debug/pprof/profile".to_string(), s(60)))
         );
         assert_eq!(
-            adjust_url("http://h:1/debug/pprof/heap", -1, -1),
-            Some(("http://h:1/debug/pprof/heap".to_string(), 60))
+            adjust_url("localhost:6060/", 5, -1),
+            Some((
+                "http://localhost:6060/debug/pprof/profile?seconds=5".to_string(),
+                Duration::from_millis(12500)
+            ))
+        );
+        assert_eq!(
+            adjust_url("http://h:1/debug/pprof/heap", -1, 9),
+            Some(("http://h:1/debug/pprof/heap".to_string(), s(9)))
         );
         assert_eq!(
             adjust_url("h:1/debug/pprof/profile?seconds=4", -1, -1),
-            Some(("http://h:1/debug/pprof/profile?seconds=4".to_string(), 6))
+            Some(("http://h:1/debug/pprof/profile?seconds=4".to_string(), s(11)))
         );
     }
 }

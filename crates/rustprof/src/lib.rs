@@ -10,6 +10,8 @@
 //!   locks, and which critical sections make them wait;
 //! - [`heap`]: heap and allocs profiles from a sampling wrapper around any
 //!   global allocator, and exact allocation counters;
+//! - [`http`] (feature `http`, on by default): Go's `/debug/pprof` endpoints
+//!   from a small std-only server, or an axum router (feature `axum`);
 //! - [`labels`]: key/value labels for the samples of a thread or an async task;
 //! - [`threads`]: the stacks of every thread right now (Go's goroutine profile).
 //!
@@ -37,6 +39,8 @@
 
 pub mod cpu;
 pub mod heap;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod labels;
 mod pbuild;
 pub mod signal;
