@@ -129,6 +129,14 @@ pub const COMMANDS: &[Command] = &[
         "evince [n] [focus_regex]* [-ignore_regex]*\nInclude up to n samples\nInclude samples matching focus_regex, and exclude ignore_regex.",
     ),
     c(
+        "flame",
+        Format::Flame,
+        Post::AwayFromTty("html"),
+        false,
+        "Outputs an interactive flame graph (standalone HTML)",
+        "flame [focus_regex]* [-ignore_regex]* >f\nWrite a flame graph of the samples: hover for values, click to zoom, search.\nInclude samples matching focus_regex, and exclude ignore_regex.\nOptionally save the report on the file f",
+    ),
+    c(
         "gif",
         Format::Dot,
         Post::Dot("gif"),
@@ -268,6 +276,11 @@ pub const COMMANDS: &[Command] = &[
     ),
 ];
 
+/// Commands rustprof has and `go tool pprof` does not. The shell's `help`
+/// leaves them out, so that it prints exactly what pprof prints; `--help` and
+/// `help <command>` show them.
+pub const EXTENSIONS: &[&str] = &["flame"];
+
 /// The command with this name.
 pub fn command(name: &str) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name == name)
@@ -293,8 +306,11 @@ fn fmt_help(c: &str, d: &str) -> String {
 /// The commands-and-options part of the usage (pprof's `usage(commandLine)`).
 pub fn usage(command_line: bool) -> String {
     let prefix = if command_line { "-" } else { "" };
-    let mut commands: Vec<String> =
-        COMMANDS.iter().map(|c| fmt_help(&format!("{prefix}{}", c.name), c.description)).collect();
+    let mut commands: Vec<String> = COMMANDS
+        .iter()
+        .filter(|c| command_line || !EXTENSIONS.contains(&c.name))
+        .map(|c| fmt_help(&format!("{prefix}{}", c.name), c.description))
+        .collect();
     commands.sort();
     let mut help = if command_line {
         "  Output formats (select at most one):\n".to_string()

@@ -275,7 +275,7 @@ pub fn apply_command_overrides(cmd: &str, format: Format, mut cfg: Config) -> Co
             cfg.granularity = "addresses".into();
             cfg.noinlines = false;
         }
-        "peek" => trim = false,
+        "peek" | "flame" => trim = false,
         "list" => {
             trim = false;
             cfg.granularity = "lines".into();
@@ -557,9 +557,7 @@ pub fn run(args: Vec<String>) -> i32 {
     }
     let result = match &cmd {
         Some(cmd) => generate_report(profile, cmd, &cfg, &mut ui),
-        None if !source.http_hostport.is_empty() => {
-            Err("the web UI (-http) is not available in this build yet".to_string())
-        }
+        None if !source.http_hostport.is_empty() => crate::web::serve(profile, cfg, &source, &mut ui),
         None => crate::shell::interactive(profile, cfg, &mut ui),
     };
     match result {

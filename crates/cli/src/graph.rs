@@ -190,17 +190,6 @@ impl Tag {
 /// Tags by name, in insertion order.
 pub type TagMap = Vec<Tag>;
 
-fn find_or_add_tag<'a>(m: &'a mut TagMap, label: &str, unit: &str, value: i64) -> &'a mut Tag {
-    match m.iter().position(|t| t.name == label) {
-        Some(i) => &mut m[i],
-        None => {
-            m.push(Tag { name: label.to_string(), unit: unit.to_string(), value, ..Default::default() });
-            let last = m.len() - 1;
-            &mut m[last]
-        }
-    }
-}
-
 /// A node of the graph.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -287,6 +276,10 @@ pub struct Graph {
     pub edges: Vec<Edge>,
     /// Printable name per node of `all`.
     pub names: Vec<String>,
+    /// Per node of `all`: whether its label tags were computed (graphs with
+    /// tags compute them only for the nodes that are shown, see
+    /// [`GraphBuilder::add_tags_to`]).
+    pub tagged: Vec<bool>,
 }
 
 /// How to build a graph.
@@ -326,8 +319,27 @@ pub struct GraphBuilder<'p> {
     /// Per location: start of its infos in `infos`.
     loc_start: Vec<u32>,
     infos: Vec<NodeInfo>,
-    /// Per label set id: joined string labels (for tags).
-    joined: Vec<String>,
+    /// Per label set id: the id of its joined string labels in `joined_strs` (for tags).
+    joined: Vec<u32>,
+    /// Distinct joined string labels.
+    joined_strs: Vec<String>,
+    /// Per label set id: its `bytes` numeric labels (label id in `num_labels`, value).
+    set_nums: Vec<Vec<(u32, i64)>>,
+    /// Distinct formatted numeric labels.
+    num_labels: Vec<String>,
+    /// The unit of the `bytes` label key.
+    num_unit: String,
+}
+
+/// Where each tag of a node is, so that adding to it is one hash lookup.
+#[derive(Default)]
+struct TagIndex {
+    /// (node, joined labels id) → index in the node's `label_tags`.
+    labels: HashMap<(u32, u32), u32>,
+    /// (node, joined labels id) → index in the node's `numeric_tags`.
+    numeric: HashMap<(u32, u32), u32>,
+    /// (node, `numeric_tags` index, numeric label id) → index in that tag map.
+    nums: HashMap<(u32, u32, u32), u32>,
 }
 
 impl<'p> GraphBuilder<'p> {
@@ -380,7 +392,14 @@ impl<'p> GraphBuilder<'p> {
         }
         loc_start.push(infos.len() as u32);
         let mut joined = Vec::new();
+        let mut joined_strs: Vec<String> = Vec::new();
+        let mut set_nums = Vec::new();
+        let mut num_labels: Vec<String> = Vec::new();
+        // Reports keep only the `bytes` numeric label, in its unit.
+        let num_unit = opts.num_label_units.get("bytes").cloned().unwrap_or_default();
         if opts.tags {
+            let mut joined_ids: HashMap<String, u32> = HashMap::new();
+            let mut num_ids: HashMap<String, u32> = HashMap::new();
             for id in 0..=prof.samples.label_sets() as u32 {
                 let set = prof.samples.label_set(id);
                 let mut labels: Vec<String> = set
@@ -389,10 +408,39 @@ impl<'p> GraphBuilder<'p> {
                     .map(|l| format!("{}:{}", prof.str(l.key), prof.str(l.str)))
                     .collect();
                 labels.sort();
-                joined.push(labels.join("\\n"));
+                let text = labels.join("\\n");
+                let jid = *joined_ids.entry(text).or_insert_with_key(|t| {
+                    joined_strs.push(t.clone());
+                    (joined_strs.len() - 1) as u32
+                });
+                joined.push(jid);
+                let nums: Vec<(u32, i64)> = set
+                    .iter()
+                    .filter(|l| l.is_num() && prof.str(l.key) == "bytes")
+                    .map(|l| {
+                        let label = crate::measurement::scaled_label(l.num, &num_unit, &opts.tag_unit);
+                        let lid = *num_ids.entry(label).or_insert_with_key(|t| {
+                            num_labels.push(t.clone());
+                            (num_labels.len() - 1) as u32
+                        });
+                        (lid, l.num)
+                    })
+                    .collect();
+                set_nums.push(nums);
             }
         }
-        GraphBuilder { prof, opts, strs, loc_start, infos, joined }
+        GraphBuilder {
+            prof,
+            opts,
+            strs,
+            loc_start,
+            infos,
+            joined,
+            joined_strs,
+            set_nums,
+            num_labels,
+            num_unit,
+        }
     }
 
     /// Gives back the string table.
@@ -437,11 +485,6 @@ impl<'p> GraphBuilder<'p> {
             None => vec![true; n_nodes],
         };
         let want_edges = &want_edges;
-        if self.opts.tags {
-            // Tags need per-sample label bookkeeping on the nodes: one pass.
-            let part = self.walk(&loc_nodes, want_edges, 0..n_samples, true, Some(&mut nm.nodes));
-            return self.assemble(nm.nodes, vec![part]);
-        }
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
         let parts: Vec<Partial> = if threads > 1 && n_samples >= 100_000 {
             let chunk = n_samples.div_ceil(threads);
@@ -451,26 +494,25 @@ impl<'p> GraphBuilder<'p> {
                 let handles: Vec<_> = (0..threads)
                     .map(|t| {
                         let range = (t * chunk).min(n_samples)..((t + 1) * chunk).min(n_samples);
-                        sc.spawn(move || this.walk(loc_nodes, want_edges, range, edges, None))
+                        sc.spawn(move || this.walk(loc_nodes, want_edges, range, edges))
                     })
                     .collect();
                 handles.into_iter().map(|h| h.join().expect("graph worker panicked")).collect()
             })
         } else {
-            vec![self.walk(&loc_nodes, want_edges, 0..n_samples, edges, None)]
+            vec![self.walk(&loc_nodes, want_edges, 0..n_samples, edges)]
         };
         self.assemble(nm.nodes, parts)
     }
 
     /// Walks samples `range`, accumulating node values and edges (pprof's
-    /// `newGraph` loop). With `tag_nodes`, also adds label tags to those nodes.
+    /// `newGraph` loop).
     fn walk(
         &self,
         loc_nodes: &[u32],
         want_edges: &[bool],
         range: std::ops::Range<usize>,
         with_edges: bool,
-        mut tag_nodes: Option<&mut Vec<Node>>,
     ) -> Partial {
         let mut vals = vec![NodeAcc { stamp: u32::MAX, ..Default::default() }; want_edges.len()];
         let mut edges = EdgeTable::new();
@@ -503,9 +545,6 @@ impl<'p> GraphBuilder<'p> {
                         v.stamp = stamp;
                         v.cum += w;
                         v.cum_div += dw;
-                        if let Some(nodes) = tag_nodes.as_deref_mut() {
-                            self.add_tags(&mut nodes[n as usize], samples.label_set_id(i), i, dw, w, false);
-                        }
                     }
                     if with_edges
                         && parent != NONE
@@ -522,9 +561,6 @@ impl<'p> GraphBuilder<'p> {
                 let v = &mut vals[parent as usize];
                 v.flat += w;
                 v.flat_div += dw;
-                if let Some(nodes) = tag_nodes.as_deref_mut() {
-                    self.add_tags(&mut nodes[parent as usize], samples.label_set_id(i), i, dw, w, true);
-                }
             }
         }
         Partial { vals, edges: edges.into_ordered() }
@@ -571,45 +607,44 @@ impl<'p> GraphBuilder<'p> {
         self.finish(nodes, edges)
     }
 
-    fn add_tags(&self, node: &mut Node, set: u32, i: usize, dw: i64, w: i64, flat: bool) {
-        let labels = &self.joined[set as usize];
-        if !labels.is_empty() {
-            let t = find_or_add_tag(&mut node.label_tags, labels, "", 0);
+    /// Adds a sample's weight to the label tags of node `n` (pprof's tag
+    /// bookkeeping of `newGraph`), finding each tag through `ix`.
+    #[allow(clippy::too_many_arguments)]
+    fn add_tags(&self, ix: &mut TagIndex, n: u32, node: &mut Node, set: u32, dw: i64, w: i64, flat: bool) {
+        let jid = self.joined[set as usize];
+        let labels = &self.joined_strs[jid as usize];
+        let add = |t: &mut Tag| {
             if flat {
                 t.flat_div += dw;
                 t.flat += w;
             } else {
                 t.cum_div += dw;
                 t.cum += w;
-            }
-        }
-        let pos = match node.numeric_tags.iter().position(|(k, _)| k == labels) {
-            Some(p) => p,
-            None => {
-                node.numeric_tags.push((labels.clone(), Vec::new()));
-                node.numeric_tags.len() - 1
             }
         };
-        let prof = self.prof;
-        for l in prof.samples.labels(i) {
-            if !l.is_num() {
-                continue;
-            }
-            let key = prof.str(l.key);
-            // Reports keep only the `bytes` numeric label, in its unit.
-            if key != "bytes" {
-                continue;
-            }
-            let unit = self.opts.num_label_units.get(key).cloned().unwrap_or_default();
-            let label = crate::measurement::scaled_label(l.num, &unit, &self.opts.tag_unit);
-            let t = find_or_add_tag(&mut node.numeric_tags[pos].1, &label, &unit, l.num);
-            if flat {
-                t.flat_div += dw;
-                t.flat += w;
-            } else {
-                t.cum_div += dw;
-                t.cum += w;
-            }
+        if !labels.is_empty() {
+            let k = *ix.labels.entry((n, jid)).or_insert_with(|| {
+                node.label_tags.push(Tag { name: labels.clone(), ..Default::default() });
+                (node.label_tags.len() - 1) as u32
+            });
+            add(&mut node.label_tags[k as usize]);
+        }
+        let pos = *ix.numeric.entry((n, jid)).or_insert_with(|| {
+            node.numeric_tags.push((labels.clone(), Vec::new()));
+            (node.numeric_tags.len() - 1) as u32
+        });
+        for &(lid, num) in &self.set_nums[set as usize] {
+            let tm = &mut node.numeric_tags[pos as usize].1;
+            let k = *ix.nums.entry((n, pos, lid)).or_insert_with(|| {
+                tm.push(Tag {
+                    name: self.num_labels[lid as usize].clone(),
+                    unit: self.num_unit.clone(),
+                    value: num,
+                    ..Default::default()
+                });
+                (tm.len() - 1) as u32
+            });
+            add(&mut tm[k as usize]);
         }
     }
 
@@ -618,6 +653,7 @@ impl<'p> GraphBuilder<'p> {
         let mut index: HashMap<(u32, NodeInfo), u32> = HashMap::new();
         let mut edges: Vec<Edge> = Vec::new();
         let mut edge_ix: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut tag_ix = TagIndex::default();
         let samples = &self.prof.samples;
         for i in 0..samples.len() {
             let (w, dw) = self.weights(i);
@@ -670,7 +706,7 @@ impl<'p> GraphBuilder<'p> {
                     }
                     if self.opts.tags {
                         let node = &mut nodes[n as usize];
-                        self.add_tags(node, set, i, dw, w, false);
+                        self.add_tags(&mut tag_ix, n, node, set, dw, w, false);
                     }
                     if parent != NONE {
                         let inline = li != last;
@@ -708,7 +744,7 @@ impl<'p> GraphBuilder<'p> {
                 node.flat += w;
                 if self.opts.tags {
                     let node = &mut nodes[parent as usize];
-                    self.add_tags(node, set, i, dw, w, true);
+                    self.add_tags(&mut tag_ix, parent, node, set, dw, w, true);
                 }
             }
         }
@@ -727,7 +763,81 @@ impl<'p> GraphBuilder<'p> {
             }
             nodes.push(i as u32);
         }
-        Graph { all, nodes, edges, names }
+        // Call trees get their tags while they are built; other graphs on demand.
+        let tagged = vec![self.opts.call_tree; all.len()];
+        Graph { all, nodes, edges, names, tagged }
+    }
+
+    /// Computes the label tags of the nodes `subset` of `g`, a graph this
+    /// builder's options built with `kept`, skipping nodes already done.
+    /// Tags are per-sample bookkeeping on every node a sample goes through:
+    /// doing it only for the nodes a graph shows keeps large profiles fast.
+    pub fn add_tags_to(&self, g: &mut Graph, kept: Option<&HashSet<NodeInfo>>, subset: &[u32]) {
+        if !self.opts.tags {
+            return;
+        }
+        let mut wanted = vec![false; g.all.len()];
+        let mut any = false;
+        for &n in subset {
+            let n = n as usize;
+            if n < g.all.len() && !g.tagged[n] {
+                wanted[n] = true;
+                g.tagged[n] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
+        let index: HashMap<NodeInfo, u32> =
+            g.all.iter().enumerate().map(|(i, n)| (n.info, i as u32)).collect();
+        let loc_nodes: Vec<u32> = self
+            .infos
+            .iter()
+            .map(|info| {
+                if kept.is_some_and(|k| !k.contains(info)) {
+                    return NONE;
+                }
+                index.get(info).copied().unwrap_or(NONE)
+            })
+            .collect();
+        let mut ix = TagIndex::default();
+        let mut stamps = vec![u32::MAX; g.all.len()];
+        let samples = &self.prof.samples;
+        let (si, mean) = (self.opts.sample_index, self.opts.mean);
+        for i in 0..samples.len() {
+            let row = samples.values(i);
+            let w = row[si];
+            let dw = if mean { row[0] } else { 0 };
+            if dw == 0 && w == 0 {
+                continue;
+            }
+            let set = samples.label_set_id(i);
+            let stamp = i as u32;
+            let mut parent = NONE;
+            let mut residual = false;
+            for &loc in samples.locations(i).iter().rev() {
+                let s = self.loc_start[loc as usize] as usize;
+                let e = self.loc_start[loc as usize + 1] as usize;
+                for &n in loc_nodes[s..e].iter().rev() {
+                    if n == NONE {
+                        residual = true;
+                        continue;
+                    }
+                    if stamps[n as usize] != stamp {
+                        stamps[n as usize] = stamp;
+                        if wanted[n as usize] {
+                            self.add_tags(&mut ix, n, &mut g.all[n as usize], set, dw, w, false);
+                        }
+                    }
+                    parent = n;
+                    residual = false;
+                }
+            }
+            if parent != NONE && !residual && wanted[parent as usize] {
+                self.add_tags(&mut ix, parent, &mut g.all[parent as usize], set, dw, w, true);
+            }
+        }
     }
 }
 
@@ -1042,6 +1152,30 @@ impl Graph {
     /// The node infos of a node list.
     pub fn info_set(&self, list: &[u32]) -> HashSet<NodeInfo> {
         list.iter().map(|&n| self.node(n).info).collect()
+    }
+
+    /// Takes the label tags of the nodes of `old` that have them, for the
+    /// nodes of this graph with the same info. A node's tags only depend on
+    /// the samples through it (and whether it is their leaf), not on which
+    /// other nodes a graph keeps, so a graph rebuilt with fewer nodes need
+    /// not walk the samples again for them.
+    pub fn adopt_tags(&mut self, old: Graph) {
+        let mut done: HashMap<NodeInfo, Node> = HashMap::new();
+        for (node, tagged) in old.all.into_iter().zip(old.tagged) {
+            if tagged {
+                done.insert(node.info, node);
+            }
+        }
+        for (node, tagged) in self.all.iter_mut().zip(self.tagged.iter_mut()) {
+            if *tagged {
+                continue;
+            }
+            if let Some(old) = done.remove(&node.info) {
+                node.label_tags = old.label_tags;
+                node.numeric_tags = old.numeric_tags;
+                *tagged = true;
+            }
+        }
     }
 
     /// Drops tags whose flat and cum are both below `cutoff`.

@@ -6,7 +6,8 @@
 //! [`filter`] applies focus/ignore/hide/show/tag filters exactly as pprof does;
 //! [`graph`] turns samples into nodes and edges and trims them; [`report`] has one
 //! module per output format, with units formatted by [`measurement`]. [`shell`]
-//! is the interactive mode over the same reports.
+//! is the interactive mode over the same reports, and [`web`] the web UI
+//! (`-http`) over them, with the flame graph of [`report::flame`].
 
 pub mod commands;
 pub mod config;
@@ -26,5 +27,6 @@ pub mod sources;
 pub mod svg;
 pub mod symbolize;
 pub mod timing;
+pub mod web;
 
 pub use driver::run;

@@ -115,6 +115,47 @@ pub fn scale(value: i64, from: &str, to: &str) -> (f64, String) {
     }
 }
 
+/// How values in unit `from` are shown in unit `to`, for formatting done outside
+/// Rust (the flame graph's script): the unit family with factors relative to
+/// `from` (empty for units pprof does not know), the unit a fixed `to` resolves
+/// to, the family's default (the fallback of automatic scaling), and the suffix
+/// printed after values of unknown units.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UnitPlan {
+    /// Units of `from`'s family, smallest first, as (name, size in `from` units).
+    pub units: Vec<(&'static str, f64)>,
+    /// The unit of a fixed `to` (`None`: scale each value automatically).
+    pub fixed: Option<(&'static str, f64)>,
+    /// The family's default unit.
+    pub default: Option<(&'static str, f64)>,
+    /// Text after values when `from` is not a known unit.
+    pub suffix: String,
+}
+
+/// The [`UnitPlan`] of values in `from` printed in `to` (as [`scaled_label`] does).
+pub fn unit_plan(from: &str, to: &str) -> UnitPlan {
+    for ut in UNIT_TYPES {
+        let Some(f) = ut.sniff(from) else { continue };
+        let units: Vec<(&'static str, f64)> =
+            ut.units.iter().map(|u| (u.canonical, u.factor / f.factor)).collect();
+        let default = Some((ut.default.0, ut.default.1 / f.factor));
+        let fixed = if to == "minimum" || to == "auto" {
+            None
+        } else {
+            Some(match ut.sniff(to) {
+                Some(t) => (t.canonical, t.factor / f.factor),
+                None => (ut.default.0, ut.default.1 / f.factor),
+            })
+        };
+        return UnitPlan { units, fixed, default, suffix: String::new() };
+    }
+    let suffix = match to {
+        "count" | "sample" | "unit" | "minimum" | "auto" => String::new(),
+        _ => to.to_string(),
+    };
+    UnitPlan { units: Vec::new(), fixed: None, default: None, suffix }
+}
+
 /// `value` in `unit`, auto-scaled: `Label(1500000, "nanoseconds") == "1.50ms"`.
 pub fn label(value: i64, unit: &str) -> String {
     scaled_label(value, unit, "auto")
@@ -189,6 +230,20 @@ mod tests {
         assert_eq!(scaled_label(-1_500_000, "nanoseconds", "auto"), "-1.50ms");
         assert_eq!(scale(1, "kilobyte", "bytes"), (1024.0, "B".to_string()));
         assert_eq!(scale(3, "hours", "minimum").1, "hrs");
+    }
+
+    #[test]
+    fn unit_plans() {
+        let p = unit_plan("nanoseconds", "minimum");
+        assert_eq!(p.units[2], ("ms", 1e6));
+        assert_eq!((p.fixed, p.default), (None, Some(("s", 1e9))));
+        let p = unit_plan("kilobytes", "MB");
+        assert_eq!(p.fixed, Some(("MB", 1024.0)));
+        assert_eq!(p.units[0], ("B", 1.0 / 1024.0));
+        let p = unit_plan("count", "widgets");
+        assert!(p.units.is_empty() && p.fixed.is_none());
+        assert_eq!(p.suffix, "widgets");
+        assert_eq!(unit_plan("count", "auto").suffix, "");
     }
 
     #[test]

@@ -21,29 +21,75 @@ pub fn new_temp_file(dir: &str, prefix: &str, suffix: &str) -> Result<(std::fs::
     Err(format!("could not create file of the form {dir}{prefix}NNN{suffix}"))
 }
 
+/// The error of a missing or failing `dot`, as pprof words it, plus what to do.
+fn dot_error(e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return "failed to execute dot. Is Graphviz installed? Error: exec: \"dot\": executable file not found in $PATH; install the graphviz package".into();
+    }
+    format!("failed to execute dot. Is Graphviz installed? Error: {}", crate::fetch::go_io_error(e))
+}
+
 /// Runs graphviz `dot -T<format>` on DOT text.
 pub fn run_dot(dot: &[u8], format: &str) -> Result<Vec<u8>, String> {
+    run_dot_limited(dot, format, None)
+}
+
+/// [`run_dot`], killing `dot` after `limit` (graphviz can take minutes on a
+/// huge graph; the web UI must answer).
+pub fn run_dot_limited(
+    dot: &[u8],
+    format: &str,
+    limit: Option<std::time::Duration>,
+) -> Result<Vec<u8>, String> {
     let mut child = Proc::new("dot")
         .arg(format!("-T{format}"))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("failed to execute dot. Is Graphviz installed? Error: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let data = dot.to_vec();
-        // Feed stdin from a thread so a large output cannot deadlock the pipe.
-        let writer = std::thread::spawn(move || stdin.write_all(&data));
-        let out = child
-            .wait_with_output()
-            .map_err(|e| format!("failed to execute dot. Is Graphviz installed? Error: {e}"))?;
-        let _ = writer.join();
-        if !out.status.success() {
-            return Err(format!("failed to execute dot. Is Graphviz installed? Error: {}", out.status));
+        .map_err(|e| dot_error(&e))?;
+    let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err("failed to execute dot. Is Graphviz installed? Error: no pipes".into());
+    };
+    // Feed stdin and drain stdout from threads so that neither pipe can block.
+    let data = dot.to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&data));
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut out).map(|_| out)
+    });
+    let deadline = limit.map(|l| std::time::Instant::now() + l);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(dot_error(&e)),
         }
-        return Ok(out.stdout);
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            let secs = limit.map_or(0, |l| l.as_secs());
+            return Err(format!(
+                "dot did not finish within {secs}s: the graph is too large to draw; show fewer nodes (nodecount)"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let _ = writer.join();
+    let out = reader
+        .join()
+        .map_err(|_| "failed to execute dot: reading its output failed".to_string())?
+        .map_err(|e| format!("failed to execute dot: reading its output: {e}"))?;
+    if !status.success() {
+        let why = match status.code() {
+            Some(c) => format!("exit status {c}"),
+            None => "killed by a signal".to_string(),
+        };
+        return Err(format!("failed to execute dot. Is Graphviz installed? Error: {why}"));
     }
-    Err("failed to execute dot. Is Graphviz installed? Error: no stdin".into())
+    Ok(out)
 }
 
 fn away_from_tty(data: &[u8], ext: &str, ui: &mut dyn Ui) -> Result<(), String> {
@@ -66,32 +112,88 @@ fn write_stdout(data: &[u8]) -> Result<(), String> {
     }
 }
 
-/// Browsers tried for `-web` and `-http`, as pprof does.
-pub fn browsers() -> Vec<String> {
-    let mut v = Vec::new();
-    if let Ok(b) = std::env::var("BROWSER")
-        && !b.is_empty()
-    {
-        v.push(b);
+/// Programs that open a file or URL in a web browser, in the order tried:
+/// `$BROWSER` (a `:`-separated list, `%s` standing for the target), the
+/// desktop's opener, then browsers by name. For files (`-web`) browsers come
+/// before the desktop's opener, which might pick an image viewer for an SVG.
+/// Without a display (Linux, BSD) only `$BROWSER` is tried.
+pub fn browsers_for(file: bool) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    if let Ok(b) = std::env::var("BROWSER") {
+        v.extend(b.split(':').filter(|s| !s.trim().is_empty()).map(|s| s.trim().to_string()));
     }
-    for b in ["chrome", "google-chrome", "chromium", "firefox", "sensible-browser"] {
-        v.push(b.to_string());
+    if cfg!(target_os = "macos") {
+        v.push("/usr/bin/open".into());
+        return v;
     }
-    if std::env::var_os("DISPLAY").is_some() {
-        v.push("xdg-open".to_string());
+    if cfg!(windows) {
+        v.push("cmd /c start".into());
+        return v;
+    }
+    let display =
+        ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|k| std::env::var_os(k).is_some_and(|d| !d.is_empty()));
+    if !display {
+        return v;
+    }
+    let named = ["google-chrome", "chrome", "chromium", "firefox"];
+    if file {
+        v.extend(named.iter().map(|s| s.to_string()));
+        v.extend(["sensible-browser", "xdg-open"].iter().map(|s| s.to_string()));
+    } else {
+        v.extend(["xdg-open", "sensible-browser"].iter().map(|s| s.to_string()));
+        v.extend(named.iter().map(|s| s.to_string()));
     }
     v
 }
 
-/// Opens `path` with the first viewer that starts; false when none did.
-pub fn open_with(viewers: &[String], path: &str) -> bool {
+/// Browsers for `-web` (a file).
+pub fn browsers() -> Vec<String> {
+    browsers_for(true)
+}
+
+/// Opens `target` with the first viewer that starts and does not fail within
+/// a second; false when none did.
+pub fn open_with(viewers: &[String], target: &str) -> bool {
     for v in viewers {
-        let mut parts = v.split(' ');
-        let Some(prog) = parts.next() else { continue };
-        let args: Vec<&str> = parts.collect();
-        if Proc::new(prog).args(&args).arg(path).stdout(Stdio::null()).stderr(Stdio::null()).spawn().is_ok() {
-            return true;
+        let mut parts: Vec<String> = v.split_whitespace().map(str::to_string).collect();
+        if parts.is_empty() {
+            continue;
         }
+        if parts.iter().any(|p| p.contains("%s")) {
+            for p in parts.iter_mut() {
+                *p = p.replace("%s", target);
+            }
+        } else {
+            parts.push(target.to_string());
+        }
+        let Ok(mut child) = Proc::new(&parts[0])
+            .args(&parts[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        else {
+            continue;
+        };
+        // A viewer that cannot run here (no display...) exits at once with an error.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let failed = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break !status.success(),
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                _ => break false,
+            }
+        };
+        if failed {
+            continue;
+        }
+        // Reap it whenever it ends.
+        std::thread::spawn(move || {
+            let _ = child.wait();
+        });
+        return true;
     }
     false
 }

@@ -16,14 +16,49 @@ use crate::measurement;
 
 /// `dot`.
 pub fn print_dot(w: &mut String, rpt: &mut Report) {
+    compose_dot(w, rpt, true);
+}
+
+/// The graph for the web UI: DOT without the legend box (the page shows the
+/// header lines itself), the header lines, and the function name of each node
+/// (`N1` is the first), which is what selecting a node refines by.
+pub struct WebDot {
+    /// The DOT text.
+    pub dot: String,
+    /// The header lines.
+    pub labels: Vec<String>,
+    /// Function name (or printable name when it has none) per node.
+    pub names: Vec<String>,
+}
+
+/// [`WebDot`] of a report.
+pub fn web_dot(rpt: &mut Report) -> WebDot {
+    let mut dot = String::new();
+    let (labels, names) = compose_dot(&mut dot, rpt, false);
+    WebDot { dot, labels, names }
+}
+
+fn compose_dot(w: &mut String, rpt: &mut Report, legend: bool) -> (Vec<String>, Vec<String>) {
     let (strs, g, orig_count, dropped_nodes, dropped_edges) = rpt.new_trimmed_graph();
     rpt.select_output_unit(&g);
     let labels = rpt.report_labels(&g, orig_count, dropped_nodes, dropped_edges, true);
+    let names = g
+        .nodes
+        .iter()
+        .map(|&n| {
+            let info = &g.node(n).info;
+            let name = strs.get(info.name);
+            if name.is_empty() { g.names[n as usize].clone() } else { name.to_string() }
+        })
+        .collect();
     let mut b = Builder { w, rpt, strs: &strs, g: &g };
     b.start();
-    b.add_legend(&labels);
+    if legend {
+        b.add_legend(&labels);
+    }
     b.compose();
     b.w.push_str("}\n");
+    (labels, names)
 }
 
 struct Builder<'a> {

@@ -16,6 +16,7 @@ use crate::measurement;
 
 pub mod callgrind;
 pub mod dot;
+pub mod flame;
 pub mod proto;
 pub mod raw;
 pub mod source;
@@ -259,14 +260,18 @@ impl Report {
         let o = self.opts.clone();
         let visual = o.format == Format::Dot;
         let call_tree = o.call_tree && matches!(o.format, Format::Dot | Format::Callgrind);
-        // Edges of intermediate graphs matter for call trees (trimmed in place)
-        // and for graphs (entropy order).
-        // Without any trimming, the first graph is the final one.
-        let eager = visual || call_tree || (o.node_fraction <= 0.0 && o.node_count <= 0);
+        // Edges of the graph that gets sorted matter for call trees (trimmed in
+        // place) and for graphs (entropy order). The first graph is that one
+        // only when no node can fall below the node fraction; without any
+        // trimming, it is the final one.
+        let sorted_edges = visual || call_tree;
+        let eager = call_tree || (o.node_fraction <= 0.0 && (visual || o.node_count <= 0));
         let BuiltGraph { builder, graph: mut g } = self.new_graph_with(None, eager);
         let mut strs = builder.into_strs();
         let mut has_edges = eager;
         let mut kept_set: Option<HashSet<crate::graph::NodeInfo>> = None;
+        // The nodes `g` was built with (label tags are computed against them).
+        let mut g_kept: Option<HashSet<crate::graph::NodeInfo>> = None;
         let (total_value, _) = g.sum();
         let node_cutoff = ((total_value as f64 * o.node_fraction) as i64).abs();
         let edge_cutoff = ((total_value as f64 * o.edge_fraction) as i64).abs();
@@ -280,18 +285,31 @@ impl Report {
                 } else {
                     let set = g.info_set(&kept);
                     // Without a node count, this graph is the final one.
-                    let edges = eager || o.node_count <= 0;
+                    let edges = sorted_edges || o.node_count <= 0;
                     let BuiltGraph { builder, graph } = self.new_graph_with(Some((&set, strs)), edges);
                     strs = builder.into_strs();
                     g = graph;
                     has_edges = edges;
-                    kept_set = Some(set);
+                    kept_set = Some(set.clone());
+                    g_kept = Some(set);
                 }
             }
+        }
+        if sorted_edges && !has_edges {
+            // No node fell below the cutoff: the first graph is sorted, with edges.
+            let BuiltGraph { builder, graph } = self.new_graph_with(None, true);
+            strs = builder.into_strs();
+            g = graph;
+            has_edges = true;
         }
         let orig_count = g.nodes.len();
         g.sort(o.cum_sort, visual, &strs);
         if o.node_count > 0 {
+            if visual {
+                // Only the first nodes can be selected: their tags count.
+                let first: Vec<u32> = g.nodes.iter().take(o.node_count as usize).copied().collect();
+                strs = self.add_tags(&mut g, strs, g_kept.as_ref(), &first);
+            }
             g.trim_low_frequency_tags(node_cutoff);
             if has_edges {
                 g.trim_low_frequency_edges(edge_cutoff);
@@ -307,9 +325,14 @@ impl Report {
                 if set.len() != g.nodes.len() {
                     let BuiltGraph { builder, graph } = self.new_graph_with(Some((&set, strs)), true);
                     strs = builder.into_strs();
-                    g = graph;
+                    let old = std::mem::replace(&mut g, graph);
+                    if visual {
+                        // The nodes kept were among those tagged above.
+                        g.adopt_tags(old);
+                    }
                     has_edges = true;
                     g.sort(o.cum_sort, visual, &strs);
+                    g_kept = Some(set);
                 }
             }
         }
@@ -323,6 +346,11 @@ impl Report {
             let pos: HashMap<crate::graph::NodeInfo, u32> =
                 g.nodes.iter().map(|&n| (g.node(n).info, n)).collect();
             g.nodes = order.iter().filter_map(|i| pos.get(i).copied()).collect();
+            g_kept = kept_set;
+        }
+        if visual {
+            let shown = g.nodes.clone();
+            strs = self.add_tags(&mut g, strs, g_kept.as_ref(), &shown);
         }
         g.trim_low_frequency_tags(node_cutoff);
         let dropped_edges = g.trim_low_frequency_edges(edge_cutoff);
@@ -330,6 +358,19 @@ impl Report {
             g.remove_redundant_edges();
         }
         (strs, g, orig_count, dropped_nodes, dropped_edges)
+    }
+
+    /// Computes the label tags of nodes `subset` of `g` (built with `kept`).
+    fn add_tags(
+        &self,
+        g: &mut Graph,
+        strs: Strs,
+        kept: Option<&HashSet<crate::graph::NodeInfo>>,
+        subset: &[u32],
+    ) -> Strs {
+        let builder = GraphBuilder::with_strs(&self.prof, self.graph_options(), strs);
+        builder.add_tags_to(g, kept, subset);
+        builder.into_strs()
     }
 
     /// pprof's `selectOutputUnit`: for `minimum`, the unit of the smallest
@@ -523,7 +564,7 @@ pub fn generate(rpt: &mut Report) -> Result<Vec<u8>, String> {
             return Err("disasm is not supported yet: rustprof has no disassembler".into());
         }
         Format::WebList => source::print_web_source(&mut out, rpt)?,
-        Format::Flame => return Err("flame graphs are not supported yet".into()),
+        Format::Flame => return Ok(flame::print_flame(rpt)),
     }
     Ok(out.into_bytes())
 }

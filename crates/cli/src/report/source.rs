@@ -111,11 +111,17 @@ fn go_io_error(e: &str) -> String {
     }
 }
 
-struct SrcLine {
-    text: String,
-    lineno: i64,
-    flat: i64,
-    cum: i64,
+/// One annotated source line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SrcLine {
+    /// The text of the line.
+    pub text: String,
+    /// Its number (1-based).
+    pub lineno: i64,
+    /// Flat value of the samples on this line.
+    pub flat: i64,
+    /// Cumulative value of the samples through this line.
+    pub cum: i64,
 }
 
 fn source_from_file(
@@ -167,10 +173,48 @@ fn value_or_dot(v: i64, rpt: &Report) -> String {
     if v == 0 { ".".into() } else { rpt.format_value(v) }
 }
 
-/// `list`.
-pub fn print_source(w: &mut String, rpt: &mut Report) -> Result<(), String> {
+/// One function's listing in one of its source files.
+#[derive(Clone, Debug)]
+pub struct Routine {
+    /// The function.
+    pub name: String,
+    /// The source file.
+    pub file: String,
+    /// Flat value of the function in this file.
+    pub flat: i64,
+    /// Cumulative value of the function in this file.
+    pub cum: i64,
+    /// The annotated lines, or why the file could not be read.
+    pub lines: Result<Vec<SrcLine>, String>,
+}
+
+/// An entry of a listing, in the order `list` prints them.
+#[derive(Clone, Debug)]
+pub enum Entry {
+    /// A matching function without file names.
+    NoSource(String),
+    /// A function in a file.
+    Routine(Routine),
+}
+
+/// What `list` shows: every matching function in every source file.
+#[derive(Clone, Debug)]
+pub struct Listing {
+    /// The entries, functions by name, files by name.
+    pub entries: Vec<Entry>,
+    /// How many functions matched the regexp.
+    pub matched: usize,
+    /// How many of them are listed (all, or the heaviest `max_functions`).
+    pub shown: usize,
+}
+
+/// The listing of the functions matching the report's regexp (pprof's `list`);
+/// with `max_functions` > 0, only that many: those with the largest flat, then
+/// cumulative, values (the web UI's Source view bounds its page this way).
+pub fn listing(rpt: &mut Report, max_functions: usize) -> Result<Listing, String> {
     let symbol = rpt.opts.symbol.clone();
-    let built = rpt.new_graph(None);
+    // Lines' values are all a listing needs: no edges.
+    let built = rpt.new_graph_with(None, false);
     let g = built.graph;
     let strs: Strs = built.builder.into_strs();
     let Some(symbol) = symbol else {
@@ -189,10 +233,22 @@ pub fn print_source(w: &mut String, rpt: &mut Report) -> Result<(), String> {
         }
         e.push(n);
     }
-    g.sort_nodes(&mut functions, Order::Name, &strs);
     if function_nodes.is_empty() {
         return Err(format!("no matches found for regexp: {}", symbol.as_str()));
     }
+    let matched = functions.len();
+    if max_functions > 0 && functions.len() > max_functions {
+        let weight = |n: u32| {
+            function_nodes[&g.node(n).info.name]
+                .iter()
+                .fold((0i64, 0i64), |(f, c), &m| (f + g.node(m).flat.abs(), c + g.node(m).cum.abs()))
+        };
+        let mut by_weight: Vec<(i64, i64, u32)> =
+            functions.iter().map(|&n| (weight(n).0, weight(n).1, n)).collect();
+        by_weight.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+        functions = by_weight.into_iter().take(max_functions).map(|(_, _, n)| n).collect();
+    }
+    g.sort_nodes(&mut functions, Order::Name, &strs);
     let mut source_path = rpt.opts.source_path.clone();
     if source_path.is_empty() {
         source_path = std::env::current_dir()
@@ -201,7 +257,7 @@ pub fn print_source(w: &mut String, rpt: &mut Report) -> Result<(), String> {
             .into_owned();
     }
     let mut reader = SourceReader::new(&source_path, &rpt.opts.trim_path);
-    let _ = writeln!(w, "Total: {}", rpt.format_value(rpt.total));
+    let mut entries = Vec::new();
     for &f in &functions {
         let name_id = g.node(f).info.name;
         let name = strs.get(name_id);
@@ -219,7 +275,7 @@ pub fn print_source(w: &mut String, rpt: &mut Report) -> Result<(), String> {
             e.push(n);
         }
         if source_files.is_empty() {
-            let _ = writeln!(w, "No source information for {name}");
+            entries.push(Entry::NoSource(name.to_string()));
             continue;
         }
         g.sort_nodes(&mut source_files, Order::File, &strs);
@@ -227,32 +283,54 @@ pub fn print_source(w: &mut String, rpt: &mut Report) -> Result<(), String> {
             let file_id = g.node(fl).info.file;
             let filename = strs.get(file_id);
             let fns = &file_nodes[&file_id];
-            let (flat_sum, cum_sum) =
-                fns.iter().fold((0, 0), |(a, b), &n| (a + g.node(n).flat, b + g.node(n).cum));
+            let (flat, cum) = fns.iter().fold((0, 0), |(a, b), &n| (a + g.node(n).flat, b + g.node(n).cum));
             let lines = source_from_file(filename, &mut reader, &g, fns);
-            let _ = writeln!(w, "ROUTINE ======================== {name} in {filename}");
-            let _ = writeln!(
-                w,
-                "{:>10} {:>10} (flat, cum) {} of Total",
-                rpt.format_value(flat_sum),
-                rpt.format_value(cum_sum),
-                percentage(cum_sum, rpt.total)
-            );
-            match lines {
-                Err(e) => {
-                    let _ = writeln!(w, " Error: {e}");
-                }
-                Ok(lines) => {
-                    for l in lines {
-                        let _ = writeln!(
-                            w,
-                            "{:>10} {:>10} {:>6}:{}",
-                            value_or_dot(l.flat, rpt),
-                            value_or_dot(l.cum, rpt),
-                            l.lineno,
-                            l.text
-                        );
-                    }
+            entries.push(Entry::Routine(Routine {
+                name: name.to_string(),
+                file: filename.to_string(),
+                flat,
+                cum,
+                lines,
+            }));
+        }
+    }
+    Ok(Listing { entries, matched, shown: functions.len() })
+}
+
+/// `list`.
+pub fn print_source(w: &mut String, rpt: &mut Report) -> Result<(), String> {
+    let listing = listing(rpt, 0)?;
+    let _ = writeln!(w, "Total: {}", rpt.format_value(rpt.total));
+    for entry in &listing.entries {
+        let r = match entry {
+            Entry::NoSource(name) => {
+                let _ = writeln!(w, "No source information for {name}");
+                continue;
+            }
+            Entry::Routine(r) => r,
+        };
+        let _ = writeln!(w, "ROUTINE ======================== {} in {}", r.name, r.file);
+        let _ = writeln!(
+            w,
+            "{:>10} {:>10} (flat, cum) {} of Total",
+            rpt.format_value(r.flat),
+            rpt.format_value(r.cum),
+            percentage(r.cum, rpt.total)
+        );
+        match &r.lines {
+            Err(e) => {
+                let _ = writeln!(w, " Error: {e}");
+            }
+            Ok(lines) => {
+                for l in lines {
+                    let _ = writeln!(
+                        w,
+                        "{:>10} {:>10} {:>6}:{}",
+                        value_or_dot(l.flat, rpt),
+                        value_or_dot(l.cum, rpt),
+                        l.lineno,
+                        l.text
+                    );
                 }
             }
         }

@@ -83,6 +83,50 @@ pub fn print_text(w: &mut String, rpt: &mut Report) {
 
 /// `tree`, and `peek` (with the command's regexp: only matching nodes).
 pub fn print_tree(w: &mut String, rpt: &mut Report) -> Result<(), String> {
+    print_tree_limited(w, rpt, 0).map(|_| ())
+}
+
+/// [`print_tree`] printing at most `max_entries` nodes (0: all), the first ones
+/// in report order; returns how many nodes were printed and how many matched.
+///
+/// When more nodes match, the first ones are found on a graph without edges
+/// and only their edges are collected (a large profile has many).
+pub fn print_tree_limited(
+    w: &mut String,
+    rpt: &mut Report,
+    max_entries: usize,
+) -> Result<(usize, usize), String> {
+    if max_entries > 0
+        && let Some(rx) = rpt.opts.symbol.clone()
+    {
+        let (first, matched) = first_matching(rpt, &rx, max_entries);
+        if matched > max_entries {
+            let alternatives: Vec<String> = first.iter().map(|n| regex::escape(n)).collect();
+            let exact =
+                regex::Regex::new(&format!("^(?:{})$", alternatives.join("|"))).map_err(|e| e.to_string())?;
+            rpt.opts.symbol = Some(exact);
+            let printed = print_tree_inner(w, rpt, max_entries);
+            rpt.opts.symbol = Some(rx);
+            return printed.map(|(shown, _)| (shown, matched));
+        }
+    }
+    print_tree_inner(w, rpt, max_entries)
+}
+
+/// The names of the first `n` nodes matching `rx` in report order, and how
+/// many match, from a graph without edges.
+fn first_matching(rpt: &mut Report, rx: &regex::Regex, n: usize) -> (Vec<String>, usize) {
+    let cum = rpt.opts.cum_sort;
+    let built = rpt.new_graph_with(None, false);
+    let mut g = built.graph;
+    let strs = built.builder.into_strs();
+    g.sort(cum, false, &strs);
+    let matching: Vec<&String> =
+        g.nodes.iter().map(|&k| &g.names[k as usize]).filter(|s| rx.is_match(s)).collect();
+    (matching.iter().take(n).map(|s| s.to_string()).collect(), matching.len())
+}
+
+fn print_tree_inner(w: &mut String, rpt: &mut Report, max_entries: usize) -> Result<(usize, usize), String> {
     const SEPARATOR: &str = "----------------------------------------------------------+-------------";
     const LEGEND: &str = "      flat  flat%   sum%        cum   cum%   calls calls% + context \t \t ";
     let (_strs, g, orig, dropped, _) = rpt.new_trimmed_graph();
@@ -103,6 +147,9 @@ pub fn print_tree(w: &mut String, rpt: &mut Report) -> Result<(), String> {
             continue;
         }
         matched += 1;
+        if max_entries > 0 && matched > max_entries {
+            continue;
+        }
         let _ = writeln!(w, "{SEPARATOR}");
         for e in g.sorted_edges(&node.ins) {
             let ed = &g.edges[e as usize];
@@ -148,5 +195,6 @@ pub fn print_tree(w: &mut String, rpt: &mut Report) -> Result<(), String> {
     {
         return Err(format!("no matches found for regexp: {}", rx.as_str()));
     }
-    Ok(())
+    let shown = if max_entries > 0 { matched.min(max_entries) } else { matched };
+    Ok((shown, matched))
 }
