@@ -13,7 +13,9 @@
 //! - [`http`] (feature `http`, on by default): Go's `/debug/pprof` endpoints
 //!   from a small std-only server, or an axum router (feature `axum`);
 //! - [`labels`]: key/value labels for the samples of a thread or an async task;
-//! - [`threads`]: the stacks of every thread right now (Go's goroutine profile).
+//! - [`threads`]: the stacks of every thread right now (Go's goroutine profile);
+//! - [`bench`] (feature `bench`): Go's benchmark harness for `harness = false`
+//!   bench targets, `cargo bench -- -benchmem -cpuprofile prof.cpu`.
 //!
 //! Profiles are [`rustprof_profile::Profile`]s, symbolized in-process (functions,
 //! files, lines, inlined frames, demangled Rust names) with mappings and build IDs,
@@ -21,8 +23,8 @@
 //! analyzer read them.
 //!
 //! Unsafe code lives in `cpu/` (signal handler, unwinding, sample buffer),
-//! `threads`, `heap`, `sync` (futex calls, the locks' access to their data) and
-//! the FFI edges (`sys`, `signal`); each block says why it is sound.
+//! `threads`, `sync` (futex calls, the locks' access to their data) and the FFI
+//! edges (`sys`, `signal`); each block says why it is sound.
 //!
 //! For the best stacks, build with frame pointers (`.eh_frame` unwinding works
 //! without them, frame pointers are the fallback):
@@ -37,6 +39,8 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod cpu;
 pub mod heap;
 #[cfg(feature = "http")]
