@@ -28,7 +28,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 15;
-const CONTENDED_ROUNDS: usize = 61;
+const CONTENDED_ROUNDS: usize = 241;
 const UNCONTENDED_OPS: u64 = 20_000_000;
 const CONTENDED_TIME: Duration = Duration::from_millis(50);
 
@@ -103,13 +103,21 @@ fn uncontended<L: Lock>() -> f64 {
     t.as_nanos() as f64 / UNCONTENDED_OPS as f64
 }
 
+/// Keeps a value on cache lines of its own, so that every lock under test
+/// shares its line with nothing else (the stop flag, the barrier): the ratios
+/// then compare the locks, not where each happened to land on the stack.
+#[repr(align(128))]
+struct Line<T>(T);
+
 /// Millions of lock+increment+unlock per second, 2 threads on one lock for
 /// `CONTENDED_TIME` (both run the whole time: with a fixed number of operations
 /// each, the one that gets ahead would finish alone, uncontended).
 #[inline(never)]
 fn contended<L: Lock>() -> f64 {
-    let m = L::new();
-    let stop = AtomicBool::new(false);
+    let m = Line(L::new());
+    let m = &m.0;
+    let stop = Line(AtomicBool::new(false));
+    let stop = &stop.0;
     let start = Barrier::new(3);
     let (ops, t) = thread::scope(|s| {
         let hs: Vec<_> = (0..2)
@@ -197,13 +205,27 @@ fn main() {
     ];
     let (mut std_t, mut pl_t) = (vec![], vec![]);
     let mut ours: Vec<Vec<f64>> = vec![vec![]; configs.len()];
-    for _ in 0..CONTENDED_ROUNDS {
-        profiling(0, 0);
-        std_t.push(contended::<Std>());
-        pl_t.push(contended::<ParkingLot>());
-        for (i, &(_, rate, fraction)) in configs.iter().enumerate() {
-            profiling(rate, fraction);
-            ours[i].push(contended::<Ours>());
+    // The variants run in a rotating order (round r starts with variant r mod
+    // n), so none always follows the same one: on two vCPUs where the previous
+    // run's threads were placed changes the next run's hand-overs.
+    let n = 2 + configs.len();
+    for round in 0..CONTENDED_ROUNDS {
+        for k in 0..n {
+            match (round + k) % n {
+                0 => {
+                    profiling(0, 0);
+                    std_t.push(contended::<Std>());
+                }
+                1 => {
+                    profiling(0, 0);
+                    pl_t.push(contended::<ParkingLot>());
+                }
+                v => {
+                    let (_, rate, fraction) = configs[v - 2];
+                    profiling(rate, fraction);
+                    ours[v - 2].push(contended::<Ours>());
+                }
+            }
         }
     }
     profiling(0, 0);
