@@ -536,7 +536,7 @@ fn tmp_dir(ui: &mut dyn Ui) -> Option<std::path::PathBuf> {
 }
 
 /// Saves a fetched profile as pprof does: `pprof.<binary>.<sample types>.NNN.pb.gz`
-/// in [`tmp_dir`], printing `Saved profile in <path>`.
+/// in `tmp_dir`, printing `Saved profile in <path>`.
 pub fn save_fetched(p: &Profile, ui: &mut dyn Ui) {
     let Some(dir) = tmp_dir(ui) else { return };
     let mut prefix = String::from("pprof.");

@@ -8,10 +8,11 @@
 //! else the process-wide `setitimer(ITIMER_PROF)`. Threads created after the
 //! start are found by a collector thread that scans `/proc/self/task` every 50 ms.
 //!
-//! The SIGPROF handler is async-signal-safe: it reads the registers of the
-//! interrupted context, unwinds ([`unwind`]), and stores the stack in a
-//! preallocated lock-free buffer ([`ring`]); nothing else. The collector drains
-//! the buffer every 50 ms (10 ms when it fills up). At stop, stacks are symbolized in-process and written
+//! The signal handler (SIGTRAP from perf events, else SIGPROF) is
+//! async-signal-safe: it reads the registers of the interrupted context, unwinds
+//! (`unwind`), and stores the stack in a preallocated lock-free buffer (`ring`);
+//! nothing else. The collector drains the buffer every 50 ms (10 ms when it
+//! fills up). At stop, stacks are symbolized in-process and written
 //! as Go writes its CPU profiles: `samples/count` and `cpu/nanoseconds`, one
 //! Location per PC with inlined frames as Lines, Mappings with build IDs.
 //!

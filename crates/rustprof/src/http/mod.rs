@@ -23,7 +23,7 @@
 //! the server keeps serving. Requests only read the profiles: sampling rates and
 //! recorded data are left as the service set them.
 //!
-//! With feature `axum`, [`axum::router`] serves the same endpoints from a service
+//! With feature `axum`, `axum::router()` serves the same endpoints from a service
 //! that already runs axum.
 
 #![allow(unsafe_code)]
