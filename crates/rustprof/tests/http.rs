@@ -126,6 +126,14 @@ fn every_endpoint() {
     workload();
     let server = http::serve("127.0.0.1:0").unwrap();
     let a = server.local_addr();
+    let settings = || {
+        (
+            rustprof::heap::sample_rate(),
+            rustprof::sync::block_profile_rate(),
+            rustprof::sync::mutex_profile_fraction(),
+        )
+    };
+    let before = (settings(), rustprof::heap::record_count(), rustprof::sync::block_record_count());
 
     let index = get(a, "/debug/pprof/");
     assert_eq!(index.status, 200);
@@ -205,6 +213,12 @@ fn every_endpoint() {
     );
     assert!(post.text().contains("http_symbol_target"), "{}", post.text());
     assert_eq!(get(a, "/debug/pprof/symbol").text(), "num_symbols: 1\n");
+
+    // Serving every profile (deltas included) left the service's profiling as
+    // it was: same rates, and nothing recorded was dropped.
+    assert_eq!(settings(), before.0);
+    assert!(rustprof::heap::record_count() >= before.1);
+    assert!(rustprof::sync::block_record_count() >= before.2);
 }
 
 #[test]
