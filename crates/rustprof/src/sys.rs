@@ -311,11 +311,17 @@ pub(crate) fn now_ns() -> i64 {
 
 /// The thread ids of this process.
 pub(crate) fn thread_ids() -> Vec<i32> {
-    let mut v: Vec<i32> = match std::fs::read_dir("/proc/self/task") {
-        Ok(rd) => rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok())).collect(),
-        Err(_) => vec![gettid()],
-    };
+    // Reading /proc/self/task while threads exit can skip live entries (the
+    // kernel resumes the listing by position), so the listing is read twice and
+    // merged, and the calling thread is always included.
+    let mut v = vec![gettid()];
+    for _ in 0..2 {
+        if let Ok(rd) = std::fs::read_dir("/proc/self/task") {
+            v.extend(rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok())));
+        }
+    }
     v.sort_unstable();
+    v.dedup();
     v
 }
 
