@@ -52,28 +52,28 @@ struct Target {
     path: String,
 }
 
+/// Splits an `http://` URL with [`crate::sources`]' URL parser, then the host
+/// from the port.
 fn parse_target(url: &str) -> Result<Target, String> {
-    let rest = if let Some(r) = url.strip_prefix("http://") {
-        r
-    } else if url.starts_with("https://") || url.starts_with("https+insecure://") {
-        return Err("https is not supported: fetch the profile with curl and pass the file".into());
-    } else {
-        return Err("unsupported protocol scheme (only http:// is supported)".into());
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = &rest[..end];
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let mut path = rest[end..].split('#').next().unwrap_or("").to_string();
+    let u = crate::sources::parse_url(url).map_err(|()| "invalid URL".to_string())?;
+    match u.scheme.as_str() {
+        "http" => {}
+        "https" | "https+insecure" => {
+            return Err("https is not supported: fetch the profile with curl and pass the file".into());
+        }
+        _ => return Err("unsupported protocol scheme (only http:// is supported)".into()),
+    }
+    let mut path = u.rest.split('#').next().unwrap_or("").to_string();
     if !path.starts_with('/') {
         path.insert(0, '/');
     }
-    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+    let (host, port) = if let Some(v6) = u.host.strip_prefix('[') {
         let (h, after) = v6.split_once(']').ok_or("bad IPv6 address in URL")?;
         (h.to_string(), after.strip_prefix(':').unwrap_or(""))
     } else {
-        match authority.rsplit_once(':') {
+        match u.host.rsplit_once(':') {
             Some((h, p)) => (h.to_string(), p),
-            None => (authority.to_string(), ""),
+            None => (u.host.clone(), ""),
         }
     };
     if host.is_empty() {

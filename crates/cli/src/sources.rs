@@ -8,15 +8,18 @@ use rustprof_profile::Profile;
 use crate::driver::{Source, Ui};
 
 /// The parts of a URL that matter here (Go's `url.Parse`).
-struct Url {
-    scheme: String,
-    host: String,
-    rest: String,
+pub(crate) struct Url {
+    /// The scheme, without `:`.
+    pub(crate) scheme: String,
+    /// The host and port, without user info.
+    pub(crate) host: String,
+    /// The path, query and fragment.
+    pub(crate) rest: String,
 }
 
 /// Go's `url.Parse`, reduced to scheme, host and the path with query; `Err` where
 /// Go fails (a colon in the first path segment without a scheme).
-fn parse_url(s: &str) -> Result<Url, ()> {
+pub(crate) fn parse_url(s: &str) -> Result<Url, ()> {
     let mut scheme = String::new();
     let mut rest = s;
     for (i, c) in s.char_indices() {

@@ -5,10 +5,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::run_tool as run;
+
 use std::alloc::System;
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::process::Command;
 
 #[global_allocator]
 static ALLOC: rustprof::heap::Sampled<System> = rustprof::heap::Sampled::new(System);
@@ -30,19 +32,6 @@ fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("rustprof-heap-interop-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d.join(name)
-}
-
-fn run(prog: &str, pre: &[&str], args: &[&str]) -> Option<String> {
-    let out = match Command::new(prog).args(pre).args(args).env("TZ", "UTC").output() {
-        Ok(o) => o,
-        Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "{prog} is required in CI: {e}");
-            eprintln!("skipping {prog}: {e}");
-            return None;
-        }
-    };
-    assert!(out.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 #[test]

@@ -3,9 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+use common::run_tool as run;
+
 use std::hint::black_box;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 #[inline(never)]
@@ -37,19 +39,6 @@ fn cpu_profile_file() -> PathBuf {
     let path = tmp("cpu.pb.gz");
     rustprof::write_gzip(&p, std::fs::File::create(&path).unwrap()).unwrap();
     path
-}
-
-fn run(prog: &str, pre: &[&str], args: &[&str]) -> Option<String> {
-    let out = match Command::new(prog).args(pre).args(args).env("TZ", "UTC").output() {
-        Ok(o) => o,
-        Err(e) => {
-            assert!(std::env::var_os("CI").is_none(), "{prog} is required in CI: {e}");
-            eprintln!("skipping {prog}: {e}");
-            return None;
-        }
-    };
-    assert!(out.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 #[test]

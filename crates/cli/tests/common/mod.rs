@@ -1,4 +1,4 @@
-//! Helpers of the picture tests (images, flame graph, web UI): the tools they
+//! Helpers of the integration tests (interop, images, flame graph, web UI): the tools they
 //! need, a small JSON reader, PNG and base64 decoders, an XML well-formedness
 //! check, the `rustprof -http` server as a child process and a WebDriver
 //! client that drives headless Chromium through chromedriver.
@@ -45,6 +45,22 @@ pub fn require(program: &str, args: &[&str], package: &str) -> bool {
         eprintln!("skipping: `{program}` is not installed (apt-get install {package})");
     }
     ok
+}
+
+/// Runs `prog pre... args...` (with `TZ=UTC`) and returns its stdout; `None`
+/// when the program is missing outside CI (under CI that fails the test). A
+/// failing run fails the test.
+pub fn run_tool(prog: &str, pre: &[&str], args: &[&str]) -> Option<String> {
+    let out = match Command::new(prog).args(pre).args(args).env("TZ", "UTC").output() {
+        Ok(o) => o,
+        Err(e) => {
+            assert!(std::env::var_os("CI").is_none(), "{prog} is required in CI: {e}");
+            eprintln!("skipping {prog}: {e}");
+            return None;
+        }
+    };
+    assert!(out.status.success(), "{prog} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 /// A fresh temporary directory for one test.
