@@ -290,6 +290,13 @@ pub fn fetch_profiles(s: &Source, fetch: &Fetcher, ui: &mut dyn Ui) -> Result<Fe
     crate::symbolize::symbolize_with(&s.symbolize, &mut p, ui, &mut |p, force, ui| {
         crate::remote::symbolize_remote(p, force, &msrc, ui)
     });
+    if !p.drop_frames.is_empty() && !compacted {
+        // pprof merges every source (identical samples combined, unused entries
+        // dropped) before `RemoveUninteresting`, and not again after it: samples
+        // that pruning makes identical stay apart in -raw and -traces.
+        p = rustprof_profile::compact(&p);
+        compacted = true;
+    }
     filter::remove_uninteresting(&mut p)?;
     unsource_mappings(&mut p);
     if !s.comment.is_empty() {

@@ -198,11 +198,13 @@ pub fn simplify_func(f: &str) -> &str {
     let bytes = name.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if name[i..].starts_with("(anonymous namespace)") {
+        // Compare bytes, not `&name[i..]`: `i` walks bytes and may sit inside a
+        // multi-byte character (Go's `·`); `(` is ASCII, so `..i` below is a boundary.
+        if bytes[i..].starts_with(b"(anonymous namespace)") {
             i += "(anonymous namespace)".len();
             continue;
         }
-        if name[i..].starts_with("operator()") {
+        if bytes[i..].starts_with(b"operator()") {
             i += "operator()".len();
             continue;
         }
