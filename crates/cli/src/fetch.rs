@@ -24,7 +24,7 @@ pub fn read_file(path: &str) -> Result<Profile, String> {
         return Err("parsing profile: empty input file".into());
     }
     crate::timing::mark("read");
-    let p = rustprof_profile::decode(&data).map_err(|e| format!("parsing profile: {e}"));
+    let p = rustprof_profile::decode(&data).map_err(|e| crate::sniff::parse_error(&data, &e));
     crate::timing::mark("decoded");
     p
 }

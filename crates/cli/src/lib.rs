@@ -23,6 +23,7 @@ pub mod post;
 pub mod remote;
 pub mod report;
 pub mod shell;
+pub mod sniff;
 pub mod sources;
 pub mod svg;
 pub mod symbolize;

@@ -227,7 +227,31 @@ impl Reader {
     }
 }
 
+/// Waits for the first bytes of the answer and fails at once when they cannot
+/// start an HTTP response (a server of another protocol that speaks first, or
+/// answers garbage, then keeps the connection open: SSH, SMTP, a database),
+/// rather than at the deadline, which is `-seconds` away.
+fn check_http(r: &mut Reader) -> Result<(), String> {
+    const MAGIC: &[u8] = b"HTTP/";
+    loop {
+        let got = &r.buf[r.pos..];
+        let n = got.len().min(MAGIC.len());
+        if got[..n] != MAGIC[..n] {
+            let first = got.split(|&b| b == b'\n').next().unwrap_or(got);
+            let first = &first[..first.len().min(80)];
+            return Err(format!(
+                "malformed HTTP response {:?} (not an HTTP server)",
+                String::from_utf8_lossy(first).trim_end()
+            ));
+        }
+        if n == MAGIC.len() || !r.fill("awaiting headers")? {
+            return Ok(());
+        }
+    }
+}
+
 fn read_response(r: &mut Reader) -> Result<Response, String> {
+    check_http(r)?;
     let status_line = r.line(16 * 1024, "awaiting headers")?;
     let mut parts = status_line.splitn(3, ' ');
     let version = parts.next().unwrap_or("");
@@ -298,9 +322,43 @@ fn status_error(r: &Response) -> String {
     if r.header("X-Go-Pprof").is_some_and(|v| !v.is_empty())
         && r.header("Content-Type").is_some_and(|v| v.contains("text/plain"))
     {
-        return format!("server response: {status} - {}", String::from_utf8_lossy(&r.body));
+        return format!("server response: {status} - {}", error_body(&r.body));
     }
     format!("server response: {status}")
+}
+
+/// Lines of a server's error text shown in full; a longer text is cut.
+const ERROR_LINES: usize = 20;
+/// Bytes of a server's error text shown in full.
+const ERROR_BYTES: usize = 4096;
+
+/// The server's error text as pprof shows it (whole) when it is short; else its
+/// first lines and its size, so that a huge body does not flood the terminal.
+fn error_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let lines = text.lines().count();
+    if lines <= ERROR_LINES && body.len() <= ERROR_BYTES {
+        return text.into_owned();
+    }
+    let mut out = String::new();
+    for line in text.lines().take(ERROR_LINES) {
+        if out.len() + line.len() > ERROR_BYTES {
+            let mut cut = ERROR_BYTES.saturating_sub(out.len()).min(line.len());
+            while !line.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            out.push_str(&line[..cut]);
+            out.push_str("...\n");
+            break;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "[... the server's message has {} in {lines} lines; the first lines are shown]",
+        crate::measurement::scaled_label(body.len() as i64, "bytes", "auto")
+    ));
+    out
 }
 
 /// The duration the server will sample for: `-seconds`, or the URL's `seconds`.
@@ -370,7 +428,7 @@ pub fn fetch_url(url: &str, timeout: Duration, s: &Source, ui: &mut dyn Ui) -> R
     if resp.status != 200 {
         return Err(status_error(&resp));
     }
-    rustprof_profile::decode(&resp.body).map_err(|e| format!("parsing profile from {url}: {e}"))
+    rustprof_profile::decode(&resp.body).map_err(|e| crate::sniff::parse_error(&resp.body, &e))
 }
 
 /// A source a mapping came from: the URL, and the mapping's start when fetched
@@ -652,6 +710,58 @@ mod tests {
         let e =
             request("GET", &serve(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"), None, t).unwrap_err();
         assert!(e.ends_with("unexpected EOF"), "{e}");
+    }
+
+    #[test]
+    fn a_server_of_another_protocol_fails_at_once() {
+        use std::net::TcpListener;
+        for banner in [&b"SSH-2.0-OpenSSH_9.2"[..], b"\x00\x01\x02", b"HTTX"] {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            let a = l.local_addr().unwrap();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+            let server = std::thread::spawn(move || {
+                let (mut s, _) = l.accept().unwrap();
+                s.write_all(banner).unwrap();
+                // Keeps the connection open, silent, until the client has answered:
+                // only the first bytes can tell it is not HTTP.
+                let _ = done_rx.recv();
+            });
+            let e = request(
+                "GET",
+                &format!("http://{a}/debug/pprof/profile?seconds=30"),
+                None,
+                Duration::from_secs(600),
+            )
+            .unwrap_err();
+            done_tx.send(()).unwrap();
+            server.join().unwrap();
+            assert!(e.contains("malformed HTTP response") && e.contains("(not an HTTP server)"), "{e}");
+        }
+    }
+
+    #[test]
+    fn long_error_bodies_are_cut() {
+        let body: String = (0..250_000).map(|i| format!("line {i} of the error\n")).collect();
+        let r = Response {
+            status: 500,
+            reason: "Internal Server Error".into(),
+            headers: vec![("X-Go-Pprof".into(), "1".into()), ("Content-Type".into(), "text/plain".into())],
+            body: body.into_bytes(),
+        };
+        let e = status_error(&r);
+        assert_eq!(e.lines().count(), ERROR_LINES + 1, "{e}");
+        assert!(
+            e.starts_with("server response: 500 Internal Server Error - line 0 of the error\nline 1 "),
+            "{e}"
+        );
+        assert!(e.ends_with("has 5.85MB in 250000 lines; the first lines are shown]"), "{e}");
+        // One huge line is cut too.
+        let r = Response { body: vec![b'x'; 1 << 20], ..r };
+        let e = status_error(&r);
+        assert!(e.len() < ERROR_BYTES + 200 && e.contains("1MB in 1 lines"), "{e}");
+        // Short texts stay whole, as pprof prints them.
+        let r = Response { body: b"a\nb\n".to_vec(), ..r };
+        assert_eq!(status_error(&r), "server response: 500 Internal Server Error - a\nb\n");
     }
 
     #[test]

@@ -146,3 +146,98 @@ fn go_runtime_names_with_middle_dot_and_drop_frames() {
     assert!(diffs.is_empty(), "{} of {} cases differ:\n{}", diffs.len(), cases.len(), diffs.join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every line of pprof's stderr begins the same line of ours: pprof's words
+/// first, rustprof's detail after them.
+fn assert_leads_with_pprof_words(dir: &Path, args: &[&str]) {
+    let g = go(dir, args);
+    let o = ours(dir, args);
+    assert_eq!((&o.0, o.2), (&g.0, g.2), "{args:?}: stdout and status");
+    let (gs, os) = (String::from_utf8_lossy(&g.1), String::from_utf8_lossy(&o.1));
+    let (gl, ol): (Vec<&str>, Vec<&str>) = (gs.lines().collect(), os.lines().collect());
+    assert_eq!(gl.len(), ol.len(), "{args:?}:\n--- go\n{gs}--- ours\n{os}");
+    for (g, o) in gl.iter().zip(&ol) {
+        assert!(
+            o.starts_with(g),
+            "{args:?}: ours does not lead with pprof's words:\n  go:   {g}\n  ours: {o}"
+        );
+    }
+}
+
+/// A profile.proto message on the wire: (field, bytes) pairs of length-delimited
+/// fields.
+fn wire(fields: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (f, b) in fields {
+        out.push(f << 3 | 2);
+        out.push(b.len() as u8);
+        out.extend_from_slice(b);
+    }
+    out
+}
+
+#[test]
+fn files_pprof_rejects_get_its_words_first() {
+    if !go_available() {
+        return;
+    }
+    let dir = temp_dir("errors");
+    std::fs::write(dir.join("x.json"), b"{\"traceEvents\": [{\"ph\": \"X\"}]}\n").unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_rustprof"), dir.join("binary")).unwrap();
+    std::fs::write(dir.join("page.html"), b"<!DOCTYPE html>\n<html><body>Not Found</body></html>\n").unwrap();
+    std::fs::write(dir.join("notes.txt"), "Überblick: keine Daten\n").unwrap();
+    // Valid protobuf whose sample type names string 5 of a 1-entry table
+    // (pprof: "unrecognized profile format"; rustprof's detail: ValueType.type).
+    let bad_index = wire(&[(1, &[0x08, 5, 0x10, 6]), (6, b"")]);
+    std::fs::write(dir.join("badindex.pb"), &bad_index).unwrap();
+    // Random bytes that are not protobuf.
+    std::fs::write(dir.join("noise.bin"), [0xff, 0x13, 0x00, 0x9c, 0x42, 0x07, 0x07, 0x01]).unwrap();
+    // Gzipped JSON.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, b"[1, 2, 3]").unwrap();
+    std::fs::write(dir.join("x.json.gz"), gz.finish().unwrap()).unwrap();
+    for f in ["x.json", "binary", "page.html", "notes.txt", "badindex.pb", "noise.bin", "x.json.gz"] {
+        assert_leads_with_pprof_words(&dir, &["-top", f]);
+    }
+    let (_, err, _) = ours(&dir, &["-top", "x.json"]);
+    let err = String::from_utf8_lossy(&err);
+    assert!(err.contains("(not a pprof profile: it looks like JSON, starting \"{\\\"traceEvents"), "{err}");
+    let (_, err, _) = ours(&dir, &["-top", "binary"]);
+    assert!(String::from_utf8_lossy(&err).contains("it is an ELF binary"));
+    let (_, err, _) = ours(&dir, &["-top", "badindex.pb"]);
+    assert!(
+        String::from_utf8_lossy(&err).contains("(malformed profile.proto: ValueType.type: string index 5")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A web server that is not a pprof server answers an HTML page for the profile.
+#[test]
+fn an_html_page_instead_of_a_profile_gets_pprofs_words_first() {
+    if !go_available() {
+        return;
+    }
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        // One request from each tool.
+        for _ in 0..2 {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let body = b"<!DOCTYPE html><html><body>my app</body></html>\n";
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s.write_all(body).unwrap();
+        }
+    });
+    let dir = temp_dir("html");
+    let url = format!("http://{addr}/debug/pprof/heap");
+    assert_leads_with_pprof_words(&dir, &["-top", &url]);
+    server.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
