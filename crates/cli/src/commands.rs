@@ -375,6 +375,8 @@ pub const USAGE_SOURCES: &str = "
                           Displayed on some reports or with -comments
     -diff_base source     Source of base profile for comparison
     -base source          Source of base profile for profile subtraction
+    -max_profile_size     Largest a profile may be uncompressed (4gb, 512mb; default
+                          1/8 of the machine's memory); its tables may take twice that
     profile.pb.gz         Profile in compressed protobuf format
     http://host/profile   URL for profile handler to retrieve
     host:port             Same as http://host:port/debug/pprof/profile

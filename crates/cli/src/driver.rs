@@ -181,6 +181,16 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
             args.remove(0);
         }
     }
+    let max_size = p.str("max_profile_size");
+    if !max_size.is_empty() {
+        let n = crate::limits::parse_size(&max_size).ok_or_else(|| {
+            CliError::Msg(format!(
+                "invalid value {} for flag -max_profile_size: a size such as 4gb, 512mb or 1073741824",
+                crate::gofmt::quote(&max_size)
+            ))
+        })?;
+        crate::limits::set_max_profile_size(n);
+    }
     let mut cfg = Config::default();
     apply_config_flags(&p, &mut cfg)?;
 

@@ -16,7 +16,7 @@ pub type Fetcher = dyn Fn(&str, &Source, &mut dyn Ui) -> Result<(Profile, bool),
 
 /// Reads a local profile file.
 pub fn read_file(path: &str) -> Result<Profile, String> {
-    let data = std::fs::read(path).map_err(|e| format!("open {path}: {}", go_io_error(&e)))?;
+    let data = crate::limits::read_file(path)?;
     if data.starts_with(b"PERFILE2") {
         return Err("perf.data files are not supported: convert them with perf_to_profile (github.com/google/perf_data_converter)".into());
     }
@@ -24,7 +24,8 @@ pub fn read_file(path: &str) -> Result<Profile, String> {
         return Err("parsing profile: empty input file".into());
     }
     crate::timing::mark("read");
-    let p = rustprof_profile::decode(&data).map_err(|e| crate::sniff::parse_error(&data, &e));
+    let p = rustprof_profile::decode_with(&data, &crate::limits::decode_options())
+        .map_err(|e| crate::sniff::parse_error(&data, &e));
     crate::timing::mark("decoded");
     p
 }

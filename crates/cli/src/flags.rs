@@ -65,6 +65,7 @@ const SOURCE_FLAGS: &[(&str, FlagType)] = &[
     ("tls_cert", FlagType::Str),
     ("tls_key", FlagType::Str),
     ("tls_ca", FlagType::Str),
+    ("max_profile_size", FlagType::Str),
 ];
 
 /// The type of flag `name`, if it is one.

@@ -18,6 +18,7 @@ pub mod flags;
 pub mod gofmt;
 pub mod graph;
 pub mod labels;
+pub mod limits;
 pub mod measurement;
 pub mod post;
 pub mod remote;

@@ -17,7 +17,18 @@ use rustprof_profile::{Function, Line, Profile};
 use crate::driver::{Source, Ui};
 
 /// The largest response body accepted (a profile is far smaller).
-const MAX_BODY: usize = 1 << 31;
+/// The largest response body read: the profile size bound (`-max_profile_size`).
+fn max_body() -> usize {
+    usize::try_from(crate::limits::max_profile_size()).unwrap_or(usize::MAX)
+}
+
+fn body_too_large() -> String {
+    format!(
+        "response body larger than the limit of {}; {}",
+        rustprof_profile::human_bytes(crate::limits::max_profile_size()),
+        crate::limits::HINT
+    )
+}
 
 /// The environment variable holding a bearer token sent with every request
 /// (for servers started with `rustprof::http::Options::token`).
@@ -289,16 +300,16 @@ fn read_response(r: &mut Reader) -> Result<Response, String> {
                 while !r.line(64 * 1024, "reading body")?.is_empty() {}
                 break;
             }
-            if body.len() + n > MAX_BODY {
-                return Err("response body too large".into());
+            if body.len() + n > max_body() {
+                return Err(body_too_large());
             }
             r.exact(n, &mut body)?;
             r.line(2, "reading body")?;
         }
     } else if let Some(len) = resp.header("Content-Length") {
         let n: usize = len.parse().map_err(|_| format!("bad Content-Length {len:?}"))?;
-        if n > MAX_BODY {
-            return Err("response body too large".into());
+        if n > max_body() {
+            return Err(body_too_large());
         }
         r.exact(n, &mut body)?;
     } else {
@@ -307,8 +318,8 @@ fn read_response(r: &mut Reader) -> Result<Response, String> {
         while r.fill("reading body")? {
             body.extend_from_slice(&r.buf[r.pos..]);
             r.pos = r.buf.len();
-            if body.len() > MAX_BODY {
-                return Err("response body too large".into());
+            if body.len() > max_body() {
+                return Err(body_too_large());
             }
         }
     }
@@ -428,7 +439,8 @@ pub fn fetch_url(url: &str, timeout: Duration, s: &Source, ui: &mut dyn Ui) -> R
     if resp.status != 200 {
         return Err(status_error(&resp));
     }
-    rustprof_profile::decode(&resp.body).map_err(|e| crate::sniff::parse_error(&resp.body, &e))
+    rustprof_profile::decode_with(&resp.body, &crate::limits::decode_options())
+        .map_err(|e| crate::sniff::parse_error(&resp.body, &e))
 }
 
 /// A source a mapping came from: the URL, and the mapping's start when fetched

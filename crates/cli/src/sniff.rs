@@ -29,6 +29,9 @@ pub fn parse_error(data: &[u8], e: &DecodeError) -> String {
             }
         },
         DecodeError::Empty => "parsing profile: empty input file".into(),
+        DecodeError::TooLarge { .. } | DecodeError::TooMuchMemory { .. } => {
+            format!("parsing profile: {e}; {}", crate::limits::HINT)
+        }
         _ => format!("parsing profile: {e}"),
     }
 }

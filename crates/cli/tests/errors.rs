@@ -135,3 +135,87 @@ fn help_exits_zero() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("Output formats (select at most one):") && err.contains("-nodecount"));
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut gz, data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// `string_table = [""]` then `n` copies of the 2-byte field `field`.
+fn tiny_fields(field: [u8; 2], n: usize) -> Vec<u8> {
+    let mut d = vec![0x32, 0x00];
+    for _ in 0..n {
+        d.extend_from_slice(&field);
+    }
+    d
+}
+
+#[test]
+fn a_gzip_bomb_stops_at_the_size_limit() {
+    // 8 MiB of comments in ~8 KB of gzip.
+    let f = tmp("bomb.pb.gz", &gzip(&tiny_fields([0x68, 0x00], 4 << 20)));
+    fails_with(
+        &["-top", "-max_profile_size=1mb", &f],
+        &[
+            "bomb.pb.gz: parsing profile: profile is larger than the limit of 1.00 MiB uncompressed; -max_profile_size=SIZE raises the limit",
+        ],
+    );
+    // Raised, it is read (and has no samples).
+    fails_with(&["-top", "-max_profile_size=64mb", &f], &["profile has no samples"]);
+}
+
+#[test]
+fn absurd_element_counts_are_refused_in_one_line() {
+    // 4M empty mappings: 8 MiB of file, ~220 MiB of tables; the limit allows 2 × 16 MiB.
+    let f = tmp("mappings.pb.gz", &gzip(&tiny_fields([0x1a, 0x00], 4 << 20)));
+    fails_with(
+        &["-top", "-max_profile_size=16mb", &f],
+        &[
+            "mappings.pb.gz: parsing profile: 4194304 mappings would take 224.00 MiB of memory, more than the limit of 32.00 MiB; -max_profile_size=SIZE raises the limit",
+        ],
+    );
+}
+
+#[test]
+fn endless_inputs_are_read_up_to_the_limit() {
+    fails_with(
+        &["-top", "-max_profile_size=4mb", "/dev/zero"],
+        &["/dev/zero: read /dev/zero: more than 4.00 MiB without an end (it is not a regular file)"],
+    );
+    // A FIFO whose writer never stops.
+    let dir = std::env::temp_dir().join(format!("rustprof-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("endless");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        let mut w = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        let chunk = vec![0x68u8; 64 << 10];
+        // Until the reader closes its end (EPIPE: Rust ignores SIGPIPE).
+        while std::io::Write::write_all(&mut w, &chunk).is_ok() {}
+    });
+    let p = fifo.to_string_lossy().into_owned();
+    fails_with(&["-top", "-max_profile_size=2mb", &p], &["more than 2.00 MiB without an end"]);
+    writer.join().unwrap();
+    // A FIFO that holds a whole profile is read as a file is.
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let src = profiles().join("go-bench.cpu.pb.gz");
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || std::fs::copy(&src, &path).unwrap());
+    let out = run(&["-top", "-nodecount=1", &p]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    writer.join().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bad_size_limit_is_one_line() {
+    let f = profiles().join("go-bench.cpu.pb.gz").to_string_lossy().into_owned();
+    fails_with(
+        &["-top", "-max_profile_size=lots", &f],
+        &["invalid value \"lots\" for flag -max_profile_size: a size such as 4gb, 512mb or 1073741824"],
+    );
+}

@@ -283,10 +283,10 @@ fn run_case(seed: u64) {
             };
         let Ok(fetched) = rustprof_cli::fetch::fetch_profiles(&source, &fetcher, &mut ui) else { return };
         let p = rustprof_profile::compact(&fetched.profile);
-        if let Some(cmd) = cmd {
-            if let Ok((_, mut rpt)) = driver::generate_raw_report(p.clone(), &cmd, &cfg, &mut ui) {
-                let _ = rustprof_cli::report::generate(&mut rpt);
-            }
+        if let Some(cmd) = cmd
+            && let Ok((_, mut rpt)) = driver::generate_raw_report(p.clone(), &cmd, &cfg, &mut ui)
+        {
+            let _ = rustprof_cli::report::generate(&mut rpt);
         }
         // The web UI's views over the same profile (the graph needs graphviz: left out).
         let web = rustprof_cli::web::WebUi::new(p, cfg, with_base);

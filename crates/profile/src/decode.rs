@@ -12,6 +12,7 @@ use std::io::Read;
 
 use hashbrown::HashMap;
 
+use crate::budget::{self, Counts};
 use crate::error::{DecodeError, FormatError, Problem};
 use crate::model::{Function, Label, Line, Location, Mapping, Profile, Samples, ValueType};
 use crate::strings::{StrId, StringTable};
@@ -22,11 +23,14 @@ use crate::wire::{Reader, WT_LEN, WT_VARINT, count_packed};
 pub struct DecodeOptions {
     /// Largest uncompressed size accepted, in bytes (default 16 GiB).
     pub max_uncompressed: u64,
+    /// Most memory the decoded tables and samples may take, in bytes, counted
+    /// from the file's element counts before they are allocated (default 32 GiB).
+    pub max_memory: u64,
 }
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions { max_uncompressed: 16 << 30 }
+        DecodeOptions { max_uncompressed: 16 << 30, max_memory: 32 << 30 }
     }
 }
 
@@ -48,9 +52,12 @@ pub fn decode_with(data: &[u8], opts: &DecodeOptions) -> Result<Profile, DecodeE
     if is_gzip(data) {
         let hint = gzip_size_hint(data);
         let raw = gunzip(data, hint, opts)?;
-        decode_uncompressed(&raw)
+        decode_uncompressed_with(&raw, opts)
     } else {
-        decode_uncompressed(data)
+        if data.len() as u64 > opts.max_uncompressed {
+            return Err(DecodeError::TooLarge { limit: opts.max_uncompressed });
+        }
+        decode_uncompressed_with(data, opts)
     }
 }
 
@@ -85,7 +92,7 @@ pub fn decode_reader_with<R: Read>(
     } else {
         read_limited(chained, size_hint, opts, false)?
     };
-    decode_uncompressed(&raw)
+    decode_uncompressed_with(&raw, opts)
 }
 
 /// The uncompressed size recorded in a gzip member's trailer (ISIZE, modulo 2^32),
@@ -134,10 +141,55 @@ fn read_limited<R: Read>(
 
 /// Decodes uncompressed profile.proto bytes.
 pub fn decode_uncompressed(data: &[u8]) -> Result<Profile, DecodeError> {
+    decode_uncompressed_with(data, &DecodeOptions::default())
+}
+
+/// [`decode_uncompressed`] with explicit limits ([`DecodeOptions::max_memory`]).
+pub fn decode_uncompressed_with(data: &[u8], opts: &DecodeOptions) -> Result<Profile, DecodeError> {
     if data.is_empty() {
         return Err(DecodeError::Empty);
     }
-    Ok(Decoder::default().run(data)?)
+    match (Decoder { max_memory: opts.max_memory, ..Decoder::default() }).run(data) {
+        // A string index out of range: decode again, watching for the first one
+        // (in file order) to name its field and offset. Error path only: the
+        // fast path keeps no record per string reference.
+        Err(Failure::BadString(nstr)) => {
+            let d = Decoder { max_memory: opts.max_memory, bad_from: Some(nstr), ..Decoder::default() };
+            match d.run(data) {
+                Err(Failure::Decode(e)) => Err(e),
+                // Unreachable with the same input; reported plainly anyway.
+                _ => Err(FormatError {
+                    message: "Profile",
+                    field: "string_table",
+                    offset: 0,
+                    problem: Problem::StringIndex { index: nstr as u64, len: nstr },
+                }
+                .into()),
+            }
+        }
+        Err(Failure::Decode(e)) => Err(e),
+        Ok(p) => Ok(p),
+    }
+}
+
+/// Why a decoding run stopped.
+enum Failure {
+    /// A string index ≥ this table size was seen (fast path).
+    BadString(usize),
+    /// The error to report.
+    Decode(DecodeError),
+}
+
+impl From<FormatError> for Failure {
+    fn from(e: FormatError) -> Self {
+        Failure::Decode(DecodeError::Format(e))
+    }
+}
+
+impl From<DecodeError> for Failure {
+    fn from(e: DecodeError) -> Self {
+        Failure::Decode(e)
+    }
 }
 
 fn ferr(message: &'static str, field: &'static str, offset: u64, problem: Problem) -> FormatError {
@@ -196,6 +248,7 @@ impl IdMap {
 }
 
 /// A string index read before the string table's size was known.
+#[derive(Clone, Copy)]
 struct PendingStr {
     raw: u64,
     message: &'static str,
@@ -205,7 +258,17 @@ struct PendingStr {
 
 #[derive(Default)]
 struct Decoder {
-    pending: Vec<PendingStr>,
+    /// Limit of [`DecodeOptions::max_memory`].
+    max_memory: u64,
+    /// Largest string index referred to before the string table was known.
+    max_str: u64,
+    /// Second run after a bad string index: the table's size, to catch the first
+    /// reference at or beyond it.
+    bad_from: Option<usize>,
+    /// The first bad reference other than a comment, and the first comment.
+    first_bad: Option<PendingStr>,
+    first_bad_comment: Option<PendingStr>,
+    n_labels: usize,
     loc_offsets: Vec<u64>,
     loc_mapping_ids: Vec<u64>,
     line_function_ids: Vec<u64>,
@@ -267,15 +330,49 @@ fn read_len<'a>(
 }
 
 impl Decoder {
+    #[inline]
     fn str_later(&mut self, raw: u64, message: &'static str, field: &'static str, offset: u64) -> StrId {
-        self.pending.push(PendingStr { raw, message, field, offset });
+        self.max_str = self.max_str.max(raw);
+        if let Some(n) = self.bad_from
+            && raw >= n as u64
+            && self.first_bad.is_none()
+        {
+            self.first_bad = Some(PendingStr { raw, message, field, offset });
+        }
         StrId(raw.min(u32::MAX as u64) as u32)
     }
 
-    fn run(mut self, data: &[u8]) -> Result<Profile, FormatError> {
+    #[inline]
+    fn comment(&mut self, raw: u64, offset: u64, comments: &mut Vec<StrId>) {
+        self.max_str = self.max_str.max(raw);
+        if let Some(n) = self.bad_from
+            && raw >= n as u64
+            && self.first_bad_comment.is_none()
+        {
+            self.first_bad_comment = Some(PendingStr { raw, message: "Profile", field: "comment", offset });
+        }
+        comments.push(StrId(raw.min(u32::MAX as u64) as u32));
+    }
+
+    fn run(mut self, data: &[u8]) -> Result<Profile, Failure> {
         let mut p = Profile::new();
-        p.strings = StringTable::with_capacity_raw(0, 0);
-        let mut comment_raw: Vec<(u64, u64)> = Vec::new();
+        // Count first, allocate once: an absurd count fails here, before any table
+        // is allocated.
+        let counts = Counts::scan(data);
+        let (tables, what) = counts.table_bytes();
+        budget::check(tables, what, self.max_memory)?;
+        p.strings = StringTable::try_with_capacity_raw(counts.strings, counts.string_bytes)
+            .ok_or(DecodeError::OutOfMemory { bytes: tables })?;
+        budget::reserve(&mut p.sample_types, counts.sample_types)?;
+        budget::reserve(&mut p.mappings, counts.mappings)?;
+        budget::reserve(&mut self.map_offsets, counts.mappings)?;
+        budget::reserve(&mut p.locations, counts.locations)?;
+        budget::reserve(&mut self.loc_offsets, counts.locations)?;
+        budget::reserve(&mut self.loc_mapping_ids, counts.locations)?;
+        budget::reserve(&mut p.functions, counts.functions)?;
+        budget::reserve(&mut self.fn_offsets, counts.functions)?;
+        budget::reserve(&mut p.comments, counts.comments)?;
+        let mut comments = std::mem::take(&mut p.comments);
 
         // Pass 1: everything but samples.
         let mut r = Reader::new(data, 0);
@@ -313,10 +410,10 @@ impl Decoder {
                     let (b, _) = read_len(&mut r, wt, "Profile", "string_table", off)?;
                     let s = String::from_utf8_lossy(b);
                     if p.strings.is_empty() && !s.is_empty() {
-                        return Err(ferr("Profile", "string_table", off, Problem::FirstStringNotEmpty));
+                        return Err(ferr("Profile", "string_table", off, Problem::FirstStringNotEmpty).into());
                     }
                     if p.strings.len() >= u32::MAX as usize {
-                        return Err(ferr("Profile", "string_table", off, Problem::TooLarge));
+                        return Err(ferr("Profile", "string_table", off, Problem::TooLarge).into());
                     }
                     p.strings.push(&s);
                 }
@@ -331,7 +428,7 @@ impl Decoder {
                 9 => {
                     let v = read_uint(&mut r, wt, "Profile", "time_nanos", off)?;
                     if self.time_seen && p.time_nanos != 0 {
-                        return Err(ferr("Profile", "time_nanos", off, Problem::Concatenated));
+                        return Err(ferr("Profile", "time_nanos", off, Problem::Concatenated).into());
                     }
                     self.time_seen = true;
                     p.time_nanos = v as i64;
@@ -349,11 +446,11 @@ impl Decoder {
                         while !pr.is_empty() {
                             let o = pr.offset();
                             let v = pr.varint().map_err(|e| ferr("Profile", "comment", o, e))?;
-                            comment_raw.push((v, o));
+                            self.comment(v, o, &mut comments);
                         }
                     } else {
                         let v = read_uint(&mut r, wt, "Profile", "comment", off)?;
-                        comment_raw.push((v, off));
+                        self.comment(v, off, &mut comments);
                     }
                 }
                 14 => {
@@ -367,26 +464,19 @@ impl Decoder {
                 _ => skip(&mut r, wt, "Profile", off)?,
             }
         }
-        for (v, o) in comment_raw {
-            let id = self.str_later(v, "Profile", "comment", o);
-            p.comments.push(id);
-        }
+        p.comments = comments;
 
         if p.strings.is_empty() {
-            return Err(ferr("Profile", "string_table", 0, Problem::NoStringTable));
+            return Err(ferr("Profile", "string_table", 0, Problem::NoStringTable).into());
         }
         let nstr = p.strings.len();
-        for ps in &self.pending {
-            if ps.raw >= nstr as u64 {
-                return Err(ferr(
-                    ps.message,
-                    ps.field,
-                    ps.offset,
-                    Problem::StringIndex { index: ps.raw, len: nstr },
-                ));
+        if self.max_str >= nstr as u64 {
+            if let Some(ps) = self.first_bad.or(self.first_bad_comment) {
+                let problem = Problem::StringIndex { index: ps.raw, len: nstr };
+                return Err(ferr(ps.message, ps.field, ps.offset, problem).into());
             }
+            return Err(Failure::BadString(nstr));
         }
-        self.pending = Vec::new();
 
         // Resolve ids.
         let map_ids: Vec<u64> = p.mappings.iter().map(|m| m.id).collect();
@@ -411,7 +501,8 @@ impl Decoder {
                             "mapping_id",
                             self.loc_offsets[i],
                             Problem::UnknownId(mid),
-                        ));
+                        )
+                        .into());
                     }
                 }
             }
@@ -421,7 +512,7 @@ impl Decoder {
                     Some(ix) => p.lines[li as usize].function = ix,
                     None => {
                         let problem = if fid == 0 { Problem::ZeroId } else { Problem::UnknownId(fid) };
-                        return Err(ferr("Line", "function_id", self.loc_offsets[i], problem));
+                        return Err(ferr("Line", "function_id", self.loc_offsets[i], problem).into());
                     }
                 }
             }
@@ -434,9 +525,12 @@ impl Decoder {
         // Pass 2: samples.
         let ntypes = p.sample_types.len();
         if self.n_samples > 0 && ntypes == 0 {
-            return Err(ferr("Profile", "sample_type", 0, Problem::NoSampleTypes));
+            return Err(ferr("Profile", "sample_type", 0, Problem::NoSampleTypes).into());
         }
-        let mut samples = Samples::with_capacity(ntypes, self.n_samples, self.n_frames);
+        let (sample_bytes, what) = budget::sample_bytes(self.n_samples, ntypes, self.n_frames, self.n_labels);
+        budget::check(tables.saturating_add(sample_bytes), what, self.max_memory)?;
+        let mut samples = Samples::try_with_capacity(ntypes, self.n_samples, self.n_frames)
+            .ok_or(DecodeError::OutOfMemory { bytes: sample_bytes })?;
         let mut labels = Vec::new();
         let mut r = Reader::new(data, 0);
         while !r.is_empty() {
@@ -484,6 +578,10 @@ impl Decoder {
                 (1, _) => {
                     r.skip(wt).map_err(|e| ferr("Sample", "location_id", off, e))?;
                     self.n_frames += 1;
+                }
+                (3, _) => {
+                    self.n_labels += 1;
+                    skip(&mut r, wt, "Sample", off)?;
                 }
                 _ => skip(&mut r, wt, "Sample", off)?,
             }

@@ -124,10 +124,27 @@ pub enum DecodeError {
     #[error("decompressing profile: {0}")]
     Gzip(#[source] std::io::Error),
     /// The uncompressed data is larger than the configured limit.
-    #[error("profile is larger than the limit of {limit} bytes uncompressed")]
+    #[error("profile is larger than the limit of {} uncompressed", human_bytes(*limit))]
     TooLarge {
         /// The limit in bytes.
         limit: u64,
+    },
+    /// Decoding would take more memory than the configured limit (counted
+    /// before the tables are allocated).
+    #[error("{what} would take {} of memory, more than the limit of {}", human_bytes(*need), human_bytes(*limit))]
+    TooMuchMemory {
+        /// The entries that take the most (`536870912 comments`).
+        what: String,
+        /// Bytes the decoded profile would take.
+        need: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The system refused memory for the decoded profile.
+    #[error("out of memory: could not allocate {} for the profile", human_bytes(*bytes))]
+    OutOfMemory {
+        /// The size of the allocation that failed.
+        bytes: u64,
     },
     /// The protobuf data is malformed.
     #[error("malformed profile: {0}")]
@@ -168,4 +185,19 @@ pub enum CompatError {
         /// Sample types.
         want: usize,
     },
+}
+
+/// A byte count for people: `512 B`, `3.00 GiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.2} {}", UNITS[u])
 }

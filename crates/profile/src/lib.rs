@@ -41,6 +41,7 @@
 
 #![deny(unsafe_code)]
 
+mod budget;
 mod builder;
 mod decode;
 mod encode;
@@ -54,11 +55,11 @@ mod wire;
 
 pub use builder::{MappingInfo, ProfileBuilder};
 pub use decode::{
-    DecodeOptions, decode, decode_reader, decode_reader_with, decode_uncompressed, decode_with, gunzip,
-    gzip_size_hint, is_gzip,
+    DecodeOptions, decode, decode_reader, decode_reader_with, decode_uncompressed, decode_uncompressed_with,
+    decode_with, gunzip, gzip_size_hint, is_gzip,
 };
 pub use encode::{DEFAULT_LEVEL, encode, encode_uncompressed, write_gzip, write_gzip_level};
-pub use error::{CompatError, DecodeError, FormatError, Problem, ValidationError};
+pub use error::{CompatError, DecodeError, FormatError, Problem, ValidationError, human_bytes};
 pub use model::{
     Function, FunctionIdx, Label, Line, Location, LocationIdx, Mapping, MappingIdx, Profile, SampleRef,
     Samples, ValueType,

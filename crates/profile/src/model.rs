@@ -275,6 +275,16 @@ impl Samples {
         }
     }
 
+    /// [`Samples::with_capacity`], `None` when the memory is refused.
+    pub fn try_with_capacity(n_values: usize, n: usize, frames: usize) -> Option<Self> {
+        let mut s = Samples { n_values, ..Samples::default() };
+        s.loc_ends.try_reserve_exact(n).ok()?;
+        s.locs.try_reserve_exact(frames).ok()?;
+        s.values.try_reserve_exact(n.checked_mul(n_values)?).ok()?;
+        s.label_set.try_reserve_exact(n).ok()?;
+        Some(s)
+    }
+
     /// Number of values of each sample.
     #[inline]
     pub fn n_values(&self) -> usize {

@@ -163,7 +163,8 @@ impl Merger {
         let mut time = 0i64;
         let mut duration = 0i64;
         let mut period = 0i64;
-        let mut seen_comments: Vec<String> = Vec::new();
+        let mut seen_comments: Vec<&str> = Vec::new();
+        let mut seen_set: hashbrown::HashSet<&str> = hashbrown::HashSet::new();
         let mut dst = String::new();
         let mut doc = String::new();
         for s in srcs {
@@ -176,8 +177,9 @@ impl Merger {
             }
             for &c in &s.comments {
                 let c = s.str(c);
-                if !seen_comments.iter().any(|x| x == c) {
-                    seen_comments.push(c.to_string());
+                // A set, not a scan of the list: a profile may carry millions.
+                if seen_set.insert(c) {
+                    seen_comments.push(c);
                 }
             }
             if dst.is_empty() {

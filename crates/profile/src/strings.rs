@@ -49,14 +49,14 @@ impl StringTable {
     }
 
     /// An empty table (without even the empty string), for decoders that push the
-    /// file's own entry 0.
-    pub(crate) fn with_capacity_raw(strings: usize, bytes: usize) -> Self {
-        StringTable {
-            buf: String::with_capacity(bytes),
-            ends: Vec::with_capacity(strings),
-            index: None,
-            hasher: DefaultHashBuilder::default(),
-        }
+    /// file's own entry 0, with room for `strings` strings of `bytes` bytes in
+    /// all; `None` when the memory is refused.
+    pub(crate) fn try_with_capacity_raw(strings: usize, bytes: usize) -> Option<Self> {
+        let mut buf = String::new();
+        buf.try_reserve_exact(bytes).ok()?;
+        let mut ends = Vec::new();
+        ends.try_reserve_exact(strings).ok()?;
+        Some(StringTable { buf, ends, index: None, hasher: DefaultHashBuilder::default() })
     }
 
     /// Number of strings, including the empty string at index 0.
