@@ -621,7 +621,7 @@ pub fn save_fetched(p: &Profile, ui: &mut dyn Ui) {
         prefix.push_str(p.str(st.ty));
         prefix.push('.');
     }
-    let data = rustprof_profile::encode(p);
+    let data = rustprof_profile::encode_as_pprof(p);
     let mut last_err = String::from("too many files");
     for i in 1..10000 {
         let path = dir.join(format!("{prefix}{i:03}.pb.gz"));

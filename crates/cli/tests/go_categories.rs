@@ -241,3 +241,100 @@ fn an_html_page_instead_of_a_profile_gets_pprofs_words_first() {
     server.join().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(data), &mut out).unwrap();
+    out
+}
+
+/// A profile with what exercises the encoder's choices: samples of one, two and
+/// three frames and values, labels of both kinds, one and two and three
+/// comments, a default sample type, mappings and inlined lines.
+fn encoder_profile(comments: usize, default_type: bool) -> Profile {
+    let mut b = ProfileBuilder::new(&[
+        ("alloc_objects", "count"),
+        ("alloc_space", "bytes"),
+        ("inuse_space", "bytes"),
+    ]);
+    b.period("space", "bytes", 524288);
+    b.time_nanos(1_700_000_000_000_000_000).duration_nanos(0);
+    for i in 0..comments {
+        b.comment(&format!("comment {i}"));
+    }
+    if default_type {
+        b.default_sample_type("alloc_space");
+    }
+    let m = b.add_mapping(&MappingInfo {
+        memory_start: 0x400000,
+        memory_limit: 0x800000,
+        file_offset: 0x1000,
+        filename: "/srv/app",
+        build_id: "abc123",
+        has_functions: true,
+        ..Default::default()
+    });
+    let f: Vec<u32> = (0..4).map(|i| b.add_function(&format!("pkg.f{i}"), "", "pkg/f.go", i)).collect();
+    let l1 = b.add_location(Some(m), 0x401000, &[line(f[0], 3)], false);
+    let l2 = b.add_location(Some(m), 0x401100, &[line(f[1], 7), line(f[2], 9)], false);
+    let l3 = b.add_location(None, 0, &[line(f[3], 0)], false);
+    let lk = b.label_str("endpoint", "/login");
+    let ln = b.label_num("bytes", 4096, "bytes");
+    b.add_sample(&[l1], &[1, 512, 0], &[]);
+    b.add_sample(&[l1, l2], &[2, 1024, 1024], &[lk]);
+    b.add_sample(&[l1, l2, l3], &[3, 4096, 0], &[lk, ln]);
+    b.build()
+}
+
+#[test]
+fn proto_output_is_pprofs_bytes_uncompressed() {
+    if !go_available() {
+        return;
+    }
+    let dir = temp_dir("proto");
+    for (i, (comments, dt)) in [(0, false), (1, true), (2, false), (3, true)].into_iter().enumerate() {
+        write(&dir, &format!("p{i}.pb.gz"), &encoder_profile(comments, dt));
+    }
+    write(&dir, "middot.pb.gz", &middle_dot_profile("type:\\.hash.*"));
+    let mut cases: Vec<Vec<String>> = Vec::new();
+    for f in ["p0.pb.gz", "p1.pb.gz", "p2.pb.gz", "p3.pb.gz", "middot.pb.gz"] {
+        cases.push(vec!["-proto".into(), f.into()]);
+        cases.push(vec!["-topproto".into(), f.into()]);
+        cases.push(vec!["-proto".into(), "-focus=f1|main".into(), f.into()]);
+        cases.push(vec!["-topproto".into(), "-lines".into(), f.into()]);
+    }
+    cases.push(vec!["-proto".into(), "-diff_base=p2.pb.gz".into(), "p1.pb.gz".into()]);
+    cases.push(vec!["-proto".into(), "p1.pb.gz".into(), "p3.pb.gz".into()]);
+    let mut diffs = Vec::new();
+    for (i, args) in cases.iter().enumerate() {
+        let (g, o) = (format!("go{i}.pb.gz"), format!("ours{i}.pb.gz"));
+        let mut ga = vec![format!("-output={g}")];
+        ga.extend(args.iter().cloned());
+        let mut oa = vec![format!("-output={o}")];
+        oa.extend(args.iter().cloned());
+        let ga: Vec<&str> = ga.iter().map(String::as_str).collect();
+        let oa: Vec<&str> = oa.iter().map(String::as_str).collect();
+        let gr = go(&dir, &ga);
+        let or = ours(&dir, &oa);
+        assert!(
+            gr.2 && or.2,
+            "{args:?}: {} / {}",
+            String::from_utf8_lossy(&gr.1),
+            String::from_utf8_lossy(&or.1)
+        );
+        let gb = gunzip(&std::fs::read(dir.join(&g)).unwrap());
+        let ob = gunzip(&std::fs::read(dir.join(&o)).unwrap());
+        if gb != ob {
+            let at = gb.iter().zip(&ob).position(|(a, b)| a != b).unwrap_or(gb.len().min(ob.len()));
+            diffs.push(format!(
+                "{args:?}: {} vs {} bytes, first difference at byte {at}: go {:02x?} ours {:02x?}",
+                gb.len(),
+                ob.len(),
+                &gb[at.saturating_sub(4)..(at + 12).min(gb.len())],
+                &ob[at.saturating_sub(4)..(at + 12).min(ob.len())]
+            ));
+        }
+    }
+    assert!(diffs.is_empty(), "{} of {} differ:\n{}", diffs.len(), cases.len(), diffs.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -58,7 +58,10 @@ pub use decode::{
     DecodeOptions, decode, decode_reader, decode_reader_with, decode_uncompressed, decode_uncompressed_with,
     decode_with, gunzip, gzip_size_hint, is_gzip,
 };
-pub use encode::{DEFAULT_LEVEL, encode, encode_uncompressed, write_gzip, write_gzip_level};
+pub use encode::{
+    DEFAULT_LEVEL, encode, encode_as_pprof, encode_uncompressed, encode_uncompressed_as_pprof, write_gzip,
+    write_gzip_level,
+};
 pub use error::{CompatError, DecodeError, FormatError, Problem, ValidationError, human_bytes};
 pub use model::{
     Function, FunctionIdx, Label, Line, Location, LocationIdx, Mapping, MappingIdx, Profile, SampleRef,

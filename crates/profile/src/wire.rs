@@ -177,7 +177,9 @@ impl Writer {
         self.buf.extend_from_slice(data);
     }
 
-    /// A repeated varint field: packed when it has two elements or more.
+    /// A repeated varint field: packed when it has more than two elements, as
+    /// pprof's and Go's runtime encoders write it (two unpacked fields are no
+    /// longer than one packed field).
     pub(crate) fn packed<I>(&mut self, field: u32, values: I)
     where
         I: Iterator<Item = u64> + Clone,
@@ -185,7 +187,7 @@ impl Writer {
         let (n, len) = values.clone().fold((0usize, 0usize), |(n, l), v| (n + 1, l + varint_len(v)));
         match n {
             0 => {}
-            1 => {
+            1 | 2 => {
                 for v in values {
                     self.uint(field, v);
                 }

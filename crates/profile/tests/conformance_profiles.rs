@@ -92,3 +92,29 @@ fn go_pprof_reads_our_encoding_identically() {
     }
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// pprof's encoding of a profile decodes to the same content and is a fixed
+/// point: encoding the decoded profile again gives the same bytes.
+#[test]
+fn pprof_encoding_is_stable_and_lossless() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/conformance/profiles");
+    for e in std::fs::read_dir(dir).unwrap() {
+        let path = e.unwrap().path();
+        let Ok(p) = rustprof_profile::decode(&std::fs::read(&path).unwrap()) else { continue };
+        let once = rustprof_profile::encode_uncompressed_as_pprof(&p);
+        let back = rustprof_profile::decode(&once).unwrap();
+        assert_eq!(rustprof_profile::encode_uncompressed_as_pprof(&back), once, "{}", path.display());
+        assert_eq!(back.totals(), p.totals(), "{}", path.display());
+        assert_eq!(back.samples.len(), p.samples.len());
+        for i in 0..p.samples.len() {
+            let (a, b) = (p.samples.get(i), back.samples.get(i));
+            let names = |q: &rustprof_profile::Profile, ls: &[rustprof_profile::Label]| {
+                let mut v: Vec<(String, String, i64)> =
+                    ls.iter().map(|l| (q.str(l.key).to_string(), q.str(l.str).to_string(), l.num)).collect();
+                v.sort();
+                v
+            };
+            assert_eq!(names(&p, a.labels), names(&back, b.labels));
+        }
+    }
+}

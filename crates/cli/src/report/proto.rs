@@ -14,7 +14,7 @@ pub fn print_proto(rpt: &mut Report) -> Vec<u8> {
             *v = (*v as f64 * r) as i64;
         }
     }
-    rustprof_profile::encode(&rpt.prof)
+    rustprof_profile::encode_as_pprof(&rpt.prof)
 }
 
 /// `topproto`.
@@ -73,5 +73,5 @@ pub fn print_top_proto(rpt: &mut Report) -> Vec<u8> {
         let (cv, _) = measurement::scale(node.cum_value(), &o.sample_unit, &o.output_unit);
         out.samples.push(&[i as u32], &[cv as i64, fv as i64], &[]);
     }
-    rustprof_profile::encode(&out)
+    rustprof_profile::encode_as_pprof(&out)
 }

@@ -421,7 +421,7 @@ impl WebUi {
     }
 
     fn download(&self) -> Response {
-        let data = rustprof_profile::encode(&self.prof);
+        let data = rustprof_profile::encode_as_pprof(&self.prof);
         Response::new(200, "application/vnd.google.protobuf+gzip", data)
             .with_header("Content-Disposition", "attachment;filename=profile.pb.gz")
             .with_header("Cache-Control", "no-store")
