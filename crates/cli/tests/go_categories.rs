@@ -338,3 +338,67 @@ fn proto_output_is_pprofs_bytes_uncompressed() {
     assert!(diffs.is_empty(), "{} of {} differ:\n{}", diffs.len(), cases.len(), diffs.join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A two-type profile whose samples (values per stack) are `rows`, in `unit`.
+fn valued_profile(rows: &[(&[usize], [i64; 2])], unit: &str, drop: &str) -> Profile {
+    let mut b = ProfileBuilder::new(&[("samples", "count"), ("cpu", unit)]);
+    b.period("cpu", unit, 10_000_000);
+    b.frames_filter(drop, "");
+    let names = ["main.main", "main.work", "runtime.mallocgc", "main.leaf", "sync.(*Mutex).Lock"];
+    let f: Vec<u32> = names.iter().map(|n| b.add_function(n, n, "main.go", 1)).collect();
+    let l: Vec<u32> = (0..f.len()).map(|i| b.add_location(None, 0x1000 + i as u64, &[line(f[i], 10 + i as i64)], false)).collect();
+    for (stack, v) in rows {
+        let locs: Vec<u32> = stack.iter().map(|&i| l[i]).collect();
+        b.add_sample(&locs, v, &[]);
+    }
+    b.build()
+}
+
+#[test]
+fn diff_base_normalize_matches_pprof() {
+    if !go_available() {
+        return;
+    }
+    let dir = temp_dir("normalize");
+    // Totals chosen so that the ratios are not round (462/190 and others), with
+    // all-zero samples, negative values, samples that only drop_frames removes,
+    // and half-way roundings (x.5 after scaling).
+    let src: &[(&[usize], [i64; 2])] = &[
+        (&[3, 1, 0], [90, 900_000_000]),
+        (&[2, 1, 0], [57, 570_000_001]),
+        (&[4, 0], [43, 430_000_003]),
+        (&[1, 0], [0, 0]),
+        (&[3, 0], [-3, -30_000_000]),
+        (&[2, 0], [3, 5]),
+    ];
+    let base: &[(&[usize], [i64; 2])] = &[
+        (&[3, 1, 0], [200, 2_000_000_000]),
+        (&[2, 1, 0], [131, 1_310_000_007]),
+        (&[4, 0], [131, 1_000_000_000]),
+        (&[0], [0, 0]),
+    ];
+    write(&dir, "src.pb.gz", &valued_profile(src, "nanoseconds", ""));
+    write(&dir, "base.pb.gz", &valued_profile(base, "nanoseconds", ""));
+    write(&dir, "src_drop.pb.gz", &valued_profile(src, "nanoseconds", "runtime\\..*"));
+    write(&dir, "base_drop.pb.gz", &valued_profile(base, "nanoseconds", "sync\\..*"));
+    write(&dir, "base_ms.pb.gz", &valued_profile(base, "milliseconds", ""));
+    let mut cases: Vec<Vec<&str>> = Vec::new();
+    for (s, b) in [
+        ("src.pb.gz", "-diff_base=base.pb.gz"),
+        ("base.pb.gz", "-diff_base=src.pb.gz"),
+        ("src_drop.pb.gz", "-diff_base=base_drop.pb.gz"),
+        ("src.pb.gz", "-base=base.pb.gz"),
+        ("src.pb.gz", "-diff_base=base_ms.pb.gz"),
+    ] {
+        for extra in ["-top", "-raw", "-traces"] {
+            cases.push(vec![extra, "-normalize", b, s]);
+        }
+        cases.push(vec!["-top", "-normalize", "-sample_index=0", b, s]);
+        cases.push(vec!["-top", "-normalize", "-focus=leaf", b, s]);
+        cases.push(vec!["-top", "-normalize", "-mean", b, s]);
+    }
+    cases.push(vec!["-top", "-normalize", "-diff_base=base.pb.gz", "src.pb.gz", "src_drop.pb.gz"]);
+    let diffs = compare(&dir, &cases);
+    assert!(diffs.is_empty(), "{} of {} cases differ:\n{}", diffs.len(), cases.len(), diffs.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
