@@ -276,9 +276,8 @@ pub const COMMANDS: &[Command] = &[
     ),
 ];
 
-/// Commands rustprof has and `go tool pprof` does not. The shell's `help`
-/// leaves them out, so that it prints exactly what pprof prints; `--help` and
-/// `help <command>` show them.
+/// Commands rustprof has and `go tool pprof` does not. Every help text lists
+/// them (the shell's `help` too: its only lines that pprof's lacks).
 pub const EXTENSIONS: &[&str] = &["flame"];
 
 /// The command with this name.
@@ -308,7 +307,6 @@ pub fn usage(command_line: bool) -> String {
     let prefix = if command_line { "-" } else { "" };
     let mut commands: Vec<String> = COMMANDS
         .iter()
-        .filter(|c| command_line || !EXTENSIONS.contains(&c.name))
         .map(|c| fmt_help(&format!("{prefix}{}", c.name), c.description))
         .collect();
     commands.sort();

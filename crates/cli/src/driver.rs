@@ -314,7 +314,9 @@ pub fn apply_command_overrides(cmd: &str, format: Format, mut cfg: Config) -> Co
     cfg
 }
 
-fn compile_regex(name: &str, value: &str) -> Result<Option<Regex>, String> {
+/// A filter's regexp (`None` for an empty one), or pprof's message for a bad one
+/// (`parsing focus regexp: ...`).
+pub fn compile_regex(name: &str, value: &str) -> Result<Option<Regex>, String> {
     if value.is_empty() {
         return Ok(None);
     }

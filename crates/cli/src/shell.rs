@@ -211,6 +211,18 @@ impl Shell {
                 }
             }
         }
+        // A bad regexp is refused when it is set, not at the next report.
+        let checked = match name {
+            "focus" | "ignore" | "hide" | "show" | "show_from" | "prune_from" | "tagshow" | "taghide" => {
+                driver::compile_regex(name, &value).map(|_| ())
+            }
+            "tagfocus" | "tagignore" => crate::filter::compile_tag_filter(name, &value, &mut |_| {}).map(|_| ()),
+            _ => Ok(()),
+        };
+        if let Err(e) = checked {
+            say_err(ui, &e);
+            return;
+        }
         if let Err(e) = self.cfg.configure(name, &value) {
             say_err(ui, &e);
         }

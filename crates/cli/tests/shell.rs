@@ -90,11 +90,18 @@ fn run(program: &[&str], args: &[String], script: &str, dir: &Path) -> Outcome {
     }
 }
 
+/// The line of the shell's `help` for rustprof's `flame`, which pprof lacks.
+const FLAME_HELP: &str = "    flame            Outputs an interactive flame graph (standalone HTML)\n";
+
 /// Runs `script` through both tools and compares everything.
 fn check(name: &str, args: &[String], script: &str) {
     let tmp = std::env::temp_dir().join(format!("rustprof-shell-test-{}-{name}", std::process::id()));
     let want = run(&["go", "tool", "pprof"], args, script, &tmp.join("go"));
-    let got = run(&[env!("CARGO_BIN_EXE_rustprof")], args, script, &tmp.join("rustprof"));
+    let mut got = run(&[env!("CARGO_BIN_EXE_rustprof")], args, script, &tmp.join("rustprof"));
+    // rustprof's own command is listed by `help`; pprof has no such line.
+    if got.stderr.contains(FLAME_HELP) {
+        got.stderr = got.stderr.replace(FLAME_HELP, "");
+    }
     let _ = std::fs::remove_dir_all(&tmp);
     assert!(want.stdout.starts_with("(pprof) "), "{name}: the reference did not run the shell: {want:?}");
     if want != got {
@@ -239,4 +246,27 @@ fn command_line_options() {
     check("bad-sample-index", &args(&["-sample_index=bogus", &profile("go-bench.cpu.pb.gz")]), "o\ntop\n");
     let alloc = profile("go-bench.alloc.pb.gz");
     check("zero-total-hint", &args(&["-base", &alloc, &alloc]), "top\n");
+}
+
+/// rustprof's own behaviour (pprof accepts these and fails at the next report).
+#[test]
+fn a_bad_filter_is_refused_when_set() {
+    let a = vec![profile("go-bench.cpu.pb.gz")];
+    let tmp = std::env::temp_dir().join(format!("rustprof-shell-badre-{}", std::process::id()));
+    let got = run(&[env!("CARGO_BIN_EXE_rustprof")], &a, "focus=(\ntagfocus=a=(\nfocus=Hash\no\ntop 1\n", &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert_eq!(got.stderr.matches("parsing focus regexp: error parsing regexp: missing closing ): `(`").count(), 1, "{}", got.stderr);
+    assert!(got.stderr.contains("tagfocus"), "{}", got.stderr);
+    // The good value that followed is the one in force.
+    assert!(got.stderr.contains("focus                     = Hash"), "{}", got.stderr);
+    assert!(got.stderr.contains("tagfocus                  = \"\""), "{}", got.stderr);
+}
+
+#[test]
+fn help_lists_flame() {
+    let a = vec![profile("go-bench.cpu.pb.gz")];
+    let tmp = std::env::temp_dir().join(format!("rustprof-shell-help-{}", std::process::id()));
+    let got = run(&[env!("CARGO_BIN_EXE_rustprof")], &a, "help\n", &tmp);
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(got.stderr.contains(FLAME_HELP), "{}", got.stderr);
 }

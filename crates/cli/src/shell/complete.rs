@@ -90,6 +90,9 @@ pub fn complete_line(line: &str, functions: &[String]) -> String {
     line.to_string()
 }
 
+/// Most function names offered for an ambiguous completion.
+const MAX_CANDIDATES: usize = 200;
+
 /// The completer given to the line editor.
 #[derive(Clone, Debug, Default)]
 pub struct ShellHelper {
@@ -138,6 +141,30 @@ impl ShellHelper {
         if words.len() == 1 && !trailing_space {
             let start = line.len() - words[0].len();
             return (start, matching_words(words[0]).into_iter().map(str::to_string).collect());
+        }
+        // Several function names contain the last word of a report command:
+        // offer them (the heaviest first is unknown here: in name order).
+        if words.len() >= 2
+            && !trailing_space
+            && crate::commands::command(words[0]).is_some()
+            && words[0] != "tags"
+            && let Some(last) = words.last()
+        {
+            let (dash, sub) = match last.strip_prefix('-') {
+                Some(rest) => ("-", rest),
+                None => ("", *last),
+            };
+            if !sub.is_empty() {
+                let start = line.len() - last.len();
+                let found: Vec<String> = self
+                    .functions
+                    .iter()
+                    .filter(|f| f.contains(sub))
+                    .take(MAX_CANDIDATES)
+                    .map(|f| format!("{dash}{f}"))
+                    .collect();
+                return (start, found);
+            }
         }
         (line.len(), Vec::new())
     }
@@ -217,6 +244,14 @@ mod tests {
         assert_eq!((start, cands), (12, vec!["lines".to_string()]));
         let (start, cands) = h.complete("sample_index=c", 14, &ctx).unwrap();
         assert_eq!((start, cands), (13, vec!["cpu".to_string()]));
+        // An ambiguous function name: every name containing it is offered.
+        let line = "peek HashPassword";
+        let (start, cands) = h.complete(line, line.len(), &ctx).unwrap();
+        assert_eq!(start, 5);
+        assert_eq!(cands, vec!["skeletor.BenchmarkHashPassword", "skeletor/utils.HashPassword"]);
+        let (start, cands) = h.complete("top -Hash", 9, &ctx).unwrap();
+        assert_eq!((start, cands.len()), (4, 2));
+        assert_eq!(cands[0], "-skeletor.BenchmarkHashPassword");
         // Only the text before the cursor counts; a trailing space is kept.
         let (_, cands) = h.complete("top ", 4, &ctx).unwrap();
         assert!(cands.is_empty());
