@@ -305,10 +305,8 @@ fn fmt_help(c: &str, d: &str) -> String {
 /// The commands-and-options part of the usage (pprof's `usage(commandLine)`).
 pub fn usage(command_line: bool) -> String {
     let prefix = if command_line { "-" } else { "" };
-    let mut commands: Vec<String> = COMMANDS
-        .iter()
-        .map(|c| fmt_help(&format!("{prefix}{}", c.name), c.description))
-        .collect();
+    let mut commands: Vec<String> =
+        COMMANDS.iter().map(|c| fmt_help(&format!("{prefix}{}", c.name), c.description)).collect();
     commands.sort();
     let mut help = if command_line {
         "  Output formats (select at most one):\n".to_string()

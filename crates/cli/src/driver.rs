@@ -60,10 +60,10 @@ pub struct StdUi {
 
 impl Ui for StdUi {
     fn print(&mut self, msg: &str) {
-        eprintln!("{msg}");
+        errln(msg);
     }
     fn print_err(&mut self, msg: &str) {
-        eprintln!("{msg}");
+        errln(msg);
     }
     fn is_terminal(&self) -> bool {
         std::io::stdout().is_terminal()
@@ -110,6 +110,8 @@ pub struct Source {
 pub enum CliError {
     /// Usage requested (exit 0).
     Help,
+    /// `--version` (exit 0).
+    Version,
     /// Print usage then the message.
     Usage(String),
     /// Print the message.
@@ -163,6 +165,7 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
     let p = match flags::parse(args) {
         Ok(p) => p,
         Err(FlagError::Help) => return Err(CliError::Help),
+        Err(FlagError::Version) => return Err(CliError::Version),
         Err(FlagError::Bad(m)) => return Err(CliError::Usage(m)),
     };
     let mut args = p.args.clone();
@@ -232,7 +235,7 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
             if si.is_empty() {
                 si = ty.to_string();
             } else {
-                eprintln!("Multiple value selections, ignoring -{flag}");
+                errln(&format!("Multiple value selections, ignoring -{flag}"));
             }
         }
     }
@@ -530,6 +533,26 @@ pub fn generate_report(p: Profile, cmd: &[String], cfg: &Config, ui: &mut dyn Ui
     crate::post::deliver(c, out, &cfg.output, ui)
 }
 
+/// Writes a line to stderr. A closed or full stderr is ignored: a message that
+/// cannot be shown must not turn into a panic (exit 101).
+pub fn errln(msg: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+/// Writes a line to stdout, ignoring a closed stdout.
+pub fn outln(msg: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{msg}").and_then(|_| out.flush());
+}
+
+/// `rustprof --version`.
+pub fn version() -> String {
+    format!(
+        "rustprof {} (the analyzer of rustprof; reads and prints what go tool pprof of Go 1.19 does)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 /// Runs the program with these arguments (without the program name); returns the
 /// exit status.
 pub fn run(args: Vec<String>) -> i32 {
@@ -538,16 +561,25 @@ pub fn run(args: Vec<String>) -> i32 {
     let (source, cmd, cfg) = match parse_flags(&args) {
         Ok(x) => x,
         Err(CliError::Help) => {
-            eprintln!("{}", commands::full_usage());
+            errln(&commands::full_usage());
+            return 0;
+        }
+        Err(CliError::Version) => {
+            outln(&version());
             return 0;
         }
         Err(CliError::Usage(m)) => {
-            eprintln!("{m}");
-            eprintln!("{}", commands::full_usage());
+            errln(&m);
+            if args.is_empty() {
+                // Nothing at all: the whole usage, as pprof prints it.
+                errln(&commands::full_usage());
+            } else {
+                errln("Run 'rustprof --help' for every format and option.");
+            }
             return 1;
         }
         Err(CliError::Msg(m)) => {
-            eprintln!("{m}");
+            errln(&m);
             return 1;
         }
     };
@@ -555,7 +587,7 @@ pub fn run(args: Vec<String>) -> i32 {
     let fetched = match fetch::fetch_profiles(&source, fetcher, &mut ui) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("{e}");
+            errln(&e);
             return 1;
         }
     };
@@ -578,7 +610,7 @@ pub fn run(args: Vec<String>) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("{e}");
+            errln(&e);
             1
         }
     }

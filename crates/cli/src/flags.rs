@@ -1,7 +1,9 @@
 //! Command-line flags with the rules of Go's `flag` package, which `go tool pprof`
 //! uses: one or two dashes, `-flag=value` or `-flag value` (booleans only take
-//! `=value`), parsing stops at the first argument that is not a flag or after
-//! `--`, the last occurrence of a flag wins.
+//! `=value`), the last occurrence of a flag wins, `--` ends the flags. One
+//! difference: Go stops at the first argument that is not a flag, so that
+//! `pprof cpu.pb.gz -top` takes `-top` for a second source; rustprof reads flags
+//! after the sources too (a source named like a flag goes after `--`).
 
 use std::collections::HashMap;
 
@@ -39,6 +41,8 @@ pub enum Value {
 pub enum FlagError {
     /// `-h` or `-help`: print usage, exit 0.
     Help,
+    /// `-version`: print the version, exit 0.
+    Version,
     /// A bad flag: print the message and usage, exit with failure.
     Bad(String),
 }
@@ -196,7 +200,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, FlagError> {
     while i < args.len() {
         let a = &args[i];
         if a.len() < 2 || !a.starts_with('-') {
-            break;
+            p.args.push(a.clone());
+            i += 1;
+            continue;
         }
         let mut name = &a[1..];
         if let Some(rest) = name.strip_prefix('-') {
@@ -218,7 +224,14 @@ pub fn parse(args: &[String]) -> Result<Parsed, FlagError> {
             if name == "help" || name == "h" {
                 return Err(FlagError::Help);
             }
-            return Err(FlagError::Bad(format!("flag provided but not defined: -{name}")));
+            if name == "version" {
+                return Err(FlagError::Version);
+            }
+            let hint = match closest_flag(name) {
+                Some(f) => format!(" (did you mean -{f}?)"),
+                None => String::new(),
+            };
+            return Err(FlagError::Bad(format!("flag provided but not defined: -{name}{hint}")));
         };
         let value = match ty {
             FlagType::Bool => match inline {
@@ -266,8 +279,54 @@ pub fn parse(args: &[String]) -> Result<Parsed, FlagError> {
         };
         p.set.push((name.to_string(), value));
     }
-    p.args = args[i..].to_vec();
+    p.args.extend_from_slice(&args[i..]);
     Ok(p)
+}
+
+/// The defined flag nearest to a mistyped one (at most two edits away, or one
+/// for names of five characters or fewer), if there is a single nearest.
+fn closest_flag(name: &str) -> Option<&'static str> {
+    let limit = if name.chars().count() <= 5 { 1 } else { 2 };
+    let mut best: Option<(usize, &'static str)> = None;
+    let mut tie = false;
+    for f in all_flags() {
+        let d = edit_distance(name, f);
+        if d > limit {
+            continue;
+        }
+        match best {
+            Some((bd, bf)) if d == bd && bf != f => tie = true,
+            Some((bd, _)) if d >= bd => {}
+            _ => {
+                best = Some((d, f));
+                tie = false;
+            }
+        }
+    }
+    if tie { None } else { best.map(|(_, f)| f) }
+}
+
+/// Levenshtein distance with adjacent transpositions (`tpo` → `top` is 1).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -280,12 +339,20 @@ mod tests {
 
     #[test]
     fn go_flag_rules() {
-        let p = parse(&s(&["-top", "--nodecount=12", "-focus", "Hash", "-cum", "file.pb.gz", "-x"])).unwrap();
+        let p = parse(&s(&["-top", "--nodecount=12", "-focus", "Hash", "-cum", "file.pb.gz", "--", "-x"]))
+            .unwrap();
         assert!(p.bool("top"));
         assert!(p.bool("cum"));
         assert_eq!(p.get("nodecount"), Some(&Value::Int(12)));
         assert_eq!(p.str("focus"), "Hash");
         assert_eq!(p.args, s(&["file.pb.gz", "-x"]));
+        // Flags after the sources are flags too; `--` keeps a source named like one.
+        let p = parse(&s(&["cpu.pb.gz", "-top", "-nodecount", "3", "b.pb.gz"])).unwrap();
+        assert!(p.bool("top"));
+        assert_eq!(p.get("nodecount"), Some(&Value::Int(3)));
+        assert_eq!(p.args, s(&["cpu.pb.gz", "b.pb.gz"]));
+        let p = parse(&s(&["-top", "a", "--", "-b"])).unwrap();
+        assert_eq!(p.args, s(&["a", "-b"]));
         let p = parse(&s(&["-peek", "HashPassword$", "f"])).unwrap();
         assert_eq!(p.str("peek"), "HashPassword$");
         assert_eq!(p.args, s(&["f"]));
@@ -300,6 +367,11 @@ mod tests {
             parse(&s(&["-bogus"])).unwrap_err(),
             FlagError::Bad("flag provided but not defined: -bogus".into())
         );
+        assert_eq!(
+            parse(&s(&["-tpo"])).unwrap_err(),
+            FlagError::Bad("flag provided but not defined: -tpo (did you mean -top?)".into())
+        );
+        assert_eq!(parse(&s(&["--version"])).unwrap_err(), FlagError::Version);
         assert_eq!(parse(&s(&["-h"])).unwrap_err(), FlagError::Help);
         assert_eq!(parse(&s(&["--help"])).unwrap_err(), FlagError::Help);
         assert_eq!(

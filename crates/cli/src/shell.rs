@@ -216,7 +216,9 @@ impl Shell {
             "focus" | "ignore" | "hide" | "show" | "show_from" | "prune_from" | "tagshow" | "taghide" => {
                 driver::compile_regex(name, &value).map(|_| ())
             }
-            "tagfocus" | "tagignore" => crate::filter::compile_tag_filter(name, &value, &mut |_| {}).map(|_| ()),
+            "tagfocus" | "tagignore" => {
+                crate::filter::compile_tag_filter(name, &value, &mut |_| {}).map(|_| ())
+            }
             _ => Ok(()),
         };
         if let Err(e) = checked {

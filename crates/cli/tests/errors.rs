@@ -79,7 +79,10 @@ fn invalid_regexps() {
 
 #[test]
 fn unknown_flag_and_missing_value() {
-    fails_with(&["-top", "-bogus", "x"], &["flag provided but not defined: -bogus", "usage:"]);
+    fails_with(
+        &["-top", "-bogus", "x"],
+        &["flag provided but not defined: -bogus\nRun 'rustprof --help' for every format and option.\n"],
+    );
     fails_with(&["-top", "-focus"], &["flag needs an argument: -focus"]);
     fails_with(&["-top", "-nodecount=abc", "x"], &["invalid value \"abc\" for flag -nodecount"]);
     fails_with(&["-top", "-list=x", "y"], &["must set at most one output format"]);
@@ -218,4 +221,61 @@ fn a_bad_size_limit_is_one_line() {
         &["-top", "-max_profile_size=lots", &f],
         &["invalid value \"lots\" for flag -max_profile_size: a size such as 4gb, 512mb or 1073741824"],
     );
+}
+
+#[test]
+fn a_typo_gets_two_lines_not_the_whole_usage() {
+    let out = run(&["-tpo", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "flag provided but not defined: -tpo (did you mean -top?)\nRun 'rustprof --help' for every format and option.\n"
+    );
+    // No argument at all still gets the usage, as pprof prints it.
+    let out = run(&[]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Output formats (select at most one):"));
+}
+
+#[test]
+fn a_closed_stderr_is_no_panic() {
+    // A pipe whose reading end is closed: every write to it fails (EPIPE).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = Command::new(env!("CARGO_BIN_EXE_rustprof"))
+        .args(["-tpo", "x"])
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let f = profiles().join("go-bench.cpu.pb.gz");
+    let status = Command::new(env!("CARGO_BIN_EXE_rustprof"))
+        .args(["-top", "-focus=nothing-matches", f.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+#[test]
+fn version() {
+    let out = run(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v = String::from_utf8_lossy(&out.stdout);
+    assert!(v.starts_with(&format!("rustprof {} ", env!("CARGO_PKG_VERSION"))), "{v}");
+    assert_eq!(run(&["-version"]).stdout, out.stdout);
+}
+
+#[test]
+fn flags_after_the_source_are_flags() {
+    let f = profiles().join("go-bench.cpu.pb.gz");
+    let f = f.to_str().unwrap();
+    let before = run(&["-top", "-nodecount=3", f]);
+    let after = run(&[f, "-top", "-nodecount", "3"]);
+    assert!(before.status.success() && after.status.success(), "{}", String::from_utf8_lossy(&after.stderr));
+    assert_eq!(String::from_utf8_lossy(&after.stdout), String::from_utf8_lossy(&before.stdout));
+    assert_eq!(after.stderr, before.stderr);
 }

@@ -346,7 +346,9 @@ fn valued_profile(rows: &[(&[usize], [i64; 2])], unit: &str, drop: &str) -> Prof
     b.frames_filter(drop, "");
     let names = ["main.main", "main.work", "runtime.mallocgc", "main.leaf", "sync.(*Mutex).Lock"];
     let f: Vec<u32> = names.iter().map(|n| b.add_function(n, n, "main.go", 1)).collect();
-    let l: Vec<u32> = (0..f.len()).map(|i| b.add_location(None, 0x1000 + i as u64, &[line(f[i], 10 + i as i64)], false)).collect();
+    let l: Vec<u32> = (0..f.len())
+        .map(|i| b.add_location(None, 0x1000 + i as u64, &[line(f[i], 10 + i as i64)], false))
+        .collect();
     for (stack, v) in rows {
         let locs: Vec<u32> = stack.iter().map(|&i| l[i]).collect();
         b.add_sample(&locs, v, &[]);

@@ -253,9 +253,15 @@ fn command_line_options() {
 fn a_bad_filter_is_refused_when_set() {
     let a = vec![profile("go-bench.cpu.pb.gz")];
     let tmp = std::env::temp_dir().join(format!("rustprof-shell-badre-{}", std::process::id()));
-    let got = run(&[env!("CARGO_BIN_EXE_rustprof")], &a, "focus=(\ntagfocus=a=(\nfocus=Hash\no\ntop 1\n", &tmp);
+    let got =
+        run(&[env!("CARGO_BIN_EXE_rustprof")], &a, "focus=(\ntagfocus=a=(\nfocus=Hash\no\ntop 1\n", &tmp);
     let _ = std::fs::remove_dir_all(&tmp);
-    assert_eq!(got.stderr.matches("parsing focus regexp: error parsing regexp: missing closing ): `(`").count(), 1, "{}", got.stderr);
+    assert_eq!(
+        got.stderr.matches("parsing focus regexp: error parsing regexp: missing closing ): `(`").count(),
+        1,
+        "{}",
+        got.stderr
+    );
     assert!(got.stderr.contains("tagfocus"), "{}", got.stderr);
     // The good value that followed is the one in force.
     assert!(got.stderr.contains("focus                     = Hash"), "{}", got.stderr);

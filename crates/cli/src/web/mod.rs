@@ -170,7 +170,7 @@ pub fn serve(prof: Profile, cfg: Config, source: &Source, ui: &mut dyn Ui) -> Re
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));
             if !crate::post::open_with(&crate::post::browsers_for(false), &target) {
-                eprintln!("{target}");
+                crate::driver::errln(&target);
             }
         });
     }

@@ -143,7 +143,7 @@ impl WebUi {
             _ => self.source(req),
         };
         result.unwrap_or_else(|e| {
-            eprintln!("{}: {}", req.path, e.message);
+            crate::driver::errln(&format!("{}: {}", req.path, e.message));
             self.error_page(req, view, e.status, &e.message)
         })
     }
