@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::process::{Command as Proc, Stdio};
 
-use crate::commands::{Command, Post};
+use crate::commands::{Command, Format, Post};
 use crate::driver::Ui;
 
 /// Creates `<dir><prefix>NNN<suffix>` with the first free NNN (001..9999).
@@ -218,12 +218,13 @@ pub fn stream(
         ui.print_err(&format!("Generating report in {output}"));
         let f = std::fs::File::create(output)
             .map_err(|e| format!("open {output}: {}", crate::fetch::go_io_error(&e)))?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 16, f);
+        let mut w = rustprof_profile::UnescapeWriter::new(std::io::BufWriter::with_capacity(1 << 16, f));
         produce(&mut w)?;
         return w.flush().map_err(|e| format!("{output}: {e}"));
     }
     let stdout = std::io::stdout();
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut w =
+        rustprof_profile::UnescapeWriter::new(std::io::BufWriter::with_capacity(1 << 16, stdout.lock()));
     match produce(&mut w).and_then(|_| w.flush().map_err(|e| e.to_string())) {
         Ok(()) => Ok(()),
         // A closed pipe (`| head`) is not an error for the user.
@@ -234,6 +235,17 @@ pub fn stream(
 
 /// Sends a generated report where it belongs.
 pub fn deliver(c: &Command, out: Vec<u8>, output: &str, ui: &mut dyn Ui) -> Result<(), String> {
+    // Text gets the profile's bytes back, as pprof prints them (strings that are
+    // not UTF-8 are held escaped, see rustprof_profile::escape_bytes); gzip
+    // profiles are bytes already, and HTML stays UTF-8.
+    let out = match c.format {
+        Format::Proto | Format::TopProto => out,
+        Format::Flame | Format::WebList => match String::from_utf8(out) {
+            Ok(s) => rustprof_profile::escapes_to_replacement(&s).into_owned().into_bytes(),
+            Err(e) => e.into_bytes(),
+        },
+        _ => rustprof_profile::unescape_vec(out),
+    };
     let data = match c.post {
         Post::Dot(fmt) => run_dot(&out, fmt)?,
         Post::Svg | Post::Web => crate::svg::massage(&run_dot(&out, "svg")?),

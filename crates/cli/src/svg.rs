@@ -1,9 +1,22 @@
 //! Post-processing of graphviz SVG output for `-svg` and `-web`: makes the graph
 //! fill the window and adds pan and zoom with the mouse (self-contained script).
+//!
+//! pprof wraps the same graphviz output in the SVGPan library (a third-party
+//! script, ~7 KB) inside a `viewport` group scaled to one half. rustprof keeps
+//! graphviz's `viewBox`, so the whole graph first fits the window, and adds its
+//! own ~1 KB script: the wheel zooms around the pointer, a drag pans. Everything
+//! graphviz drew (the `<g id="graph0">` element and all inside it) is byte for
+//! byte pprof's; only the `<svg>` tag's size attributes and the script differ.
+//! pprof's wrapper is not reproduced: it would mean shipping that library's
+//! code. To compare with pprof byte for byte, compare `-dot` (identical) or the
+//! graph element.
 
 /// Adds an id, full-window sizing and a pan/zoom script to graphviz's SVG.
 pub fn massage(svg: &[u8]) -> Vec<u8> {
     let s = String::from_utf8_lossy(svg);
+    // graphviz leaves some ampersands unquoted (`&;`), which no XML parser
+    // accepts; pprof repairs them the same way.
+    let s = s.replace("&;", "&amp;;");
     let Some(start) = s.find("<svg") else { return svg.to_vec() };
     let Some(end) = s[start..].find('>').map(|e| start + e) else { return svg.to_vec() };
     let Some(close) = s.rfind("</svg>") else { return svg.to_vec() };

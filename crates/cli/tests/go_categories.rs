@@ -404,3 +404,165 @@ fn diff_base_normalize_matches_pprof() {
     assert!(diffs.is_empty(), "{} of {} cases differ:\n{}", diffs.len(), cases.len(), diffs.join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Names, files, labels and comments whose bytes are not UTF-8, as eBPF agents
+/// write them (Latin-1 bytes, cut characters, lone continuation bytes).
+fn invalid_utf8_profile() -> Profile {
+    let e = |b: &[u8]| rustprof_profile::escape_bytes(b).into_owned();
+    let mut b = ProfileBuilder::new(&[("samples", "count"), ("cpu", "nanoseconds")]);
+    b.period("cpu", "nanoseconds", 10_000_000);
+    b.comment(&e(b"built by caf\xe9 agent"));
+    let m = b.add_mapping(&MappingInfo {
+        memory_start: 0x400000,
+        memory_limit: 0x800000,
+        filename: &e(b"/opt/\xff\xfe/app"),
+        has_functions: true,
+        ..Default::default()
+    });
+    let names: [&[u8]; 5] =
+        [b"caf\xe9_handler", b"\xe6\x97\xa5\xe6\x9c", b"main.main", b"lone\x80byte(int)", b"ok"];
+    let f: Vec<u32> = names.iter().map(|n| b.add_function(&e(n), &e(n), &e(b"src/\xe9t\xe9.c"), 1)).collect();
+    let l: Vec<u32> = (0..f.len())
+        .map(|i| b.add_location(Some(m), 0x401000 + 16 * i as u64, &[line(f[i], 3 + i as i64)], false))
+        .collect();
+    let k = e(b"th\xf6read");
+    let lab1 = b.label_str(&k, &e(b"w\xfcrker-1"));
+    let lab2 = b.label_str("pod", &e(b"\xc3"));
+    b.add_sample(&[l[0], l[2]], &[5, 50_000_000], &[lab1]);
+    b.add_sample(&[l[1], l[0], l[2]], &[3, 30_000_000], &[lab1, lab2]);
+    b.add_sample(&[l[3], l[2]], &[2, 20_000_000], &[lab2]);
+    b.add_sample(&[l[4], l[2]], &[7, 70_000_000], &[]);
+    b.build()
+}
+
+#[test]
+fn strings_that_are_not_utf8_print_as_pprof_prints_them() {
+    if !go_available() {
+        return;
+    }
+    let dir = temp_dir("utf8");
+    write(&dir, "bad.pb.gz", &invalid_utf8_profile());
+    let f = "bad.pb.gz";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["-top", f],
+        vec!["-top", "-lines", f],
+        vec!["-top", "-files", f],
+        vec!["-traces", f],
+        vec!["-tags", f],
+        vec!["-raw", f],
+        vec!["-tree", f],
+        vec!["-peek", "handler|main", f],
+        vec!["-dot", f],
+        vec!["-callgrind", f],
+        vec!["-comments", f],
+        vec!["-top", "-tagfocus=pod=.", f],
+        vec!["-top", "-focus=caf", f],
+        vec!["-top", "-tagroot=pod", f],
+    ];
+    // The same kind of file written byte by byte, without our encoder: a
+    // function named `caf\xe9_handler` (Latin-1).
+    let mut raw = wire(&[(1, &[0x08, 1, 0x10, 2]), (2, &[0x0a, 2, 1, 2, 0x12, 1, 5])]);
+    raw.extend(wire(&[
+        (4, &[0x08, 1, 0x22, 4, 0x08, 1, 0x10, 3]),
+        (4, &[0x08, 2, 0x22, 4, 0x08, 2, 0x10, 4]),
+    ]));
+    raw.extend(wire(&[(5, &[0x08, 1, 0x10, 3]), (5, &[0x08, 2, 0x10, 4])]));
+    raw.extend(wire(&[(6, b""), (6, b"samples"), (6, b"count"), (6, b"caf\xe9_handler"), (6, b"main.main")]));
+    std::fs::write(dir.join("latin1.pb"), &raw).unwrap();
+    let mut cases = cases;
+    for cmd in ["-top", "-traces", "-raw", "-dot"] {
+        cases.push(vec![cmd, "latin1.pb"]);
+    }
+    let diffs = compare(&dir, &cases);
+    assert!(diffs.is_empty(), "{} of {} cases differ:\n{}", diffs.len(), cases.len(), diffs.join("\n"));
+    // -proto: pprof's bytes, and the original bytes survive a round trip.
+    let g = go(&dir, &["-output=go.pb.gz", "-proto", f]);
+    let o = ours(&dir, &["-output=ours.pb.gz", "-proto", f]);
+    assert!(g.2 && o.2);
+    let (gb, ob) = (
+        gunzip(&std::fs::read(dir.join("go.pb.gz")).unwrap()),
+        gunzip(&std::fs::read(dir.join("ours.pb.gz")).unwrap()),
+    );
+    assert!(gb == ob, "-proto bytes differ from pprof's");
+    assert!(ob.windows(4).any(|w| w == b"caf\xe9"), "the raw byte is written as it was");
+    let back = rustprof_profile::decode(&ob).unwrap();
+    let names: Vec<Vec<u8>> =
+        back.functions.iter().map(|fun| back.strings.get_bytes(fun.name).into_owned()).collect();
+    assert!(names.contains(&b"lone\x80byte(int)".to_vec()), "{names:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// pprof cuts an active filter of more than 80 bytes at byte 80, inside a
+/// multi-byte character when one straddles it.
+#[test]
+fn long_filters_are_cut_at_byte_80_as_pprof_cuts_them() {
+    if !go_available() {
+        return;
+    }
+    let dir = temp_dir("cut80");
+    write(&dir, "m.pb.gz", &middle_dot_profile(""));
+    let focus = format!("-focus=main|{}·1", "x".repeat(76));
+    let cases = vec![
+        vec!["-dot", focus.as_str(), "m.pb.gz"],
+        vec![
+            "-dot",
+            "-focus=main|日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語日本語",
+            "m.pb.gz",
+        ],
+    ];
+    let diffs = compare(&dir, &cases);
+    assert!(diffs.is_empty(), "{} of {} cases differ:\n{}", diffs.len(), cases.len(), diffs.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The graph element of an SVG (`<g id="graph0"` to its end tag, which is the
+/// last `</g>` before the viewport's own closing `</g>` in pprof's wrapper).
+fn svg_graph(svg: &str) -> String {
+    let start = svg.find("<g id=\"graph0\"").expect("a graph element");
+    let body = &svg[start..];
+    // The graph element ends at the `</g>` that balances it.
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(off) = body[i..].find("<g").into_iter().chain(body[i..].find("</g>")).min() {
+        let at = i + off;
+        if body[at..].starts_with("</g>") {
+            depth -= 1;
+            i = at + 4;
+            if depth == 0 {
+                return body[..i].to_string();
+            }
+        } else {
+            if body[at + 2..].starts_with([' ', '>']) {
+                depth += 1;
+            }
+            i = at + 2;
+        }
+    }
+    panic!("unbalanced graph element");
+}
+
+#[test]
+fn svg_graph_is_pprofs_with_our_own_pan_and_zoom() {
+    if !go_available() {
+        return;
+    }
+    if Command::new("dot").arg("-V").output().is_err() {
+        assert!(std::env::var_os("CI").is_none(), "graphviz is required in CI");
+        return;
+    }
+    let dir = temp_dir("svg");
+    write(&dir, "m.pb.gz", &middle_dot_profile(""));
+    for args in [vec!["-svg"], vec!["-svg", "-focus=main", "-nodecount=3"]] {
+        let mut g = args.clone();
+        g.extend(["-output=go.svg", "m.pb.gz"]);
+        let mut o = args.clone();
+        o.extend(["-output=ours.svg", "m.pb.gz"]);
+        assert!(go(&dir, &g).2 && ours(&dir, &o).2);
+        let gs = std::fs::read_to_string(dir.join("go.svg")).unwrap();
+        let os = std::fs::read_to_string(dir.join("ours.svg")).unwrap();
+        assert_eq!(svg_graph(&os), svg_graph(&gs), "{args:?}: the graph differs from pprof's");
+        assert!(gs.contains("id=\"viewport\"") && !os.contains("id=\"viewport\""));
+        assert!(os.contains("id=\"rustprof-graph\""));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -408,7 +408,8 @@ impl Decoder {
                 }
                 6 => {
                     let (b, _) = read_len(&mut r, wt, "Profile", "string_table", off)?;
-                    let s = String::from_utf8_lossy(b);
+                    // Bytes that are not UTF-8 are kept (escaped), not replaced.
+                    let s = crate::strings::escape_bytes(b);
                     if p.strings.is_empty() && !s.is_empty() {
                         return Err(ferr("Profile", "string_table", off, Problem::FirstStringNotEmpty).into());
                     }

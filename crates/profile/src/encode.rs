@@ -12,7 +12,7 @@ use std::io::{self, Write};
 use hashbrown::HashMap;
 
 use crate::model::{Label, Profile};
-use crate::strings::StrId;
+use crate::strings::{StrId, unescape};
 use crate::wire::Writer;
 
 /// The gzip level used by [`encode`] and [`write_gzip`] (zlib's default).
@@ -21,7 +21,7 @@ pub const DEFAULT_LEVEL: u32 = 6;
 /// Encodes the profile as uncompressed protobuf bytes, its string table as it is
 /// in memory.
 pub fn encode_uncompressed(p: &Profile) -> Vec<u8> {
-    write(p, &Identity, p.strings.iter().map(|(_, s)| s.as_bytes()), false)
+    write(p, &Identity, p.strings.iter().map(|(_, s)| unescape(s)), false)
 }
 
 /// Encodes the profile as pprof's `Profile.Write` does, uncompressed: the string
@@ -32,7 +32,7 @@ pub fn encode_uncompressed(p: &Profile) -> Vec<u8> {
 pub fn encode_uncompressed_as_pprof(p: &Profile) -> Vec<u8> {
     let order = PprofOrder::new(p);
     let table: Vec<&str> = order.table.clone();
-    write(p, &order, table.iter().map(|s| s.as_bytes()), true)
+    write(p, &order, table.iter().map(|s| unescape(s)), true)
 }
 
 /// [`encode_uncompressed_as_pprof`], gzip-compressed (level [`DEFAULT_LEVEL`]).
@@ -138,7 +138,7 @@ fn pprof_labels(p: &Profile, labels: &[Label], out: &mut Vec<Label>) {
 fn write<'t, S: Strs>(
     p: &Profile,
     strs: &S,
-    table: impl Iterator<Item = &'t [u8]>,
+    table: impl Iterator<Item = std::borrow::Cow<'t, [u8]>>,
     pprof_label_order: bool,
 ) -> Vec<u8> {
     let mut w = Writer::with_capacity(estimate(p));
@@ -219,7 +219,7 @@ fn write<'t, S: Strs>(
     }
 
     for s in table {
-        w.bytes(6, s);
+        w.bytes(6, &s);
     }
     w.uint_opt(7, strs.id(p.drop_frames));
     w.uint_opt(8, strs.id(p.keep_frames));

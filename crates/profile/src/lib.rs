@@ -68,5 +68,7 @@ pub use model::{
     Samples, ValueType,
 };
 pub use ops::{compact, compatible, merge, normalize, scale, scale_n, subtract};
-pub use strings::{StrId, StringTable};
+pub use strings::{
+    StrId, StringTable, UnescapeWriter, escape_bytes, escapes_to_replacement, unescape, unescape_vec,
+};
 pub use validate::validate;

@@ -5,6 +5,18 @@
 //! the order and the duplicates of a decoded file (so that decode → encode is
 //! lossless) and can intern new strings, which returns the index of the first equal
 //! string when there is one.
+//!
+//! **Bytes that are not UTF-8.** profile.proto's strings are bytes, and pprof
+//! prints them as they are (function names from eBPF agents, labels). The table
+//! holds `str`s, so a byte `b` that is not part of valid UTF-8 is kept as the
+//! private-use character U+10FF00 + `b` ([`escape_bytes`]); a valid character of
+//! that range (U+10FF80..=U+10FFFF, noncharacters and private use) is kept as its
+//! four bytes escaped, so that the mapping is one to one. [`unescape`] gives the
+//! original bytes back: the encoder writes them, and the analyzer prints them.
+//! Valid UTF-8 without the byte 0xF4 (the lead byte of that range) is stored
+//! unchanged, at the cost of one scan for 0xF4.
+
+use std::borrow::Cow;
 
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
@@ -113,6 +125,17 @@ impl StringTable {
         id
     }
 
+    /// The original bytes of the string at `id` (see [`unescape`]).
+    pub fn get_bytes(&self, id: StrId) -> Cow<'_, [u8]> {
+        unescape(self.get(id))
+    }
+
+    /// [`StringTable::intern`] for bytes that may not be UTF-8 (see [`escape_bytes`]).
+    pub fn intern_bytes(&mut self, b: &[u8]) -> StrId {
+        let s = escape_bytes(b).into_owned();
+        self.intern(&s)
+    }
+
     /// The index of `s`, adding it when it is not in the table yet.
     pub fn intern(&mut self, s: &str) -> StrId {
         if let Some(id) = self.lookup(s) {
@@ -157,6 +180,142 @@ impl StringTable {
     }
 }
 
+/// First character of the escape range: byte `b` (≥ 0x80) is U+10FF00 + `b`.
+const ESCAPE_BASE: u32 = 0x10FF00;
+/// The lowest escaped byte value (ASCII is always valid UTF-8).
+const ESCAPE_FIRST: u32 = ESCAPE_BASE + 0x80;
+
+#[inline]
+fn escape_char(b: u8) -> char {
+    // 0x10FF80..=0x10FFFF are all scalar values.
+    char::from_u32(ESCAPE_BASE + b as u32).unwrap_or(char::REPLACEMENT_CHARACTER)
+}
+
+#[inline]
+fn is_escape(c: char) -> bool {
+    c as u32 >= ESCAPE_FIRST
+}
+
+/// Bytes as the table stores them: unchanged when they are UTF-8 without a
+/// character of the escape range, else with each byte that is not part of a
+/// valid character (and each byte of a character of the escape range) escaped.
+pub fn escape_bytes(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) if !b.contains(&0xF4) || !s.chars().any(is_escape) => Cow::Borrowed(s),
+        _ => Cow::Owned(escape_slow(b)),
+    }
+}
+
+fn escape_slow(mut b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len() + 8);
+    while !b.is_empty() {
+        let (valid, rest) = match std::str::from_utf8(b) {
+            Ok(s) => (s, &b[b.len()..]),
+            Err(e) => {
+                let (v, r) = b.split_at(e.valid_up_to());
+                // The prefix is valid by construction.
+                (std::str::from_utf8(v).unwrap_or(""), r)
+            }
+        };
+        for c in valid.chars() {
+            if is_escape(c) {
+                let mut buf = [0u8; 4];
+                for &x in c.encode_utf8(&mut buf).as_bytes() {
+                    out.push(escape_char(x));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        if let Some((&bad, r)) = rest.split_first() {
+            out.push(escape_char(bad));
+            b = r;
+        } else {
+            b = rest;
+        }
+    }
+    out
+}
+
+/// The original bytes of a stored string ([`escape_bytes`] undone); borrowed
+/// when there is nothing to undo.
+pub fn unescape(s: &str) -> Cow<'_, [u8]> {
+    if !s.as_bytes().contains(&0xF4) || !s.chars().any(is_escape) {
+        return Cow::Borrowed(s.as_bytes());
+    }
+    let mut out = Vec::with_capacity(s.len());
+    let mut buf = [0u8; 4];
+    for c in s.chars() {
+        if is_escape(c) {
+            out.push((c as u32 - ESCAPE_BASE) as u8);
+        } else {
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// [`unescape`] over a whole text (a report), in place when nothing changes.
+pub fn unescape_vec(text: Vec<u8>) -> Vec<u8> {
+    if !text.contains(&0xF4) {
+        return text;
+    }
+    match String::from_utf8(text) {
+        Ok(s) => match unescape(&s) {
+            Cow::Borrowed(_) => s.into_bytes(),
+            Cow::Owned(v) => v,
+        },
+        // Not text: left alone.
+        Err(e) => e.into_bytes(),
+    }
+}
+
+/// A stored string for a context that must stay UTF-8 (HTML, JSON): each
+/// escaped byte becomes U+FFFD, as a browser would show it.
+pub fn escapes_to_replacement(s: &str) -> Cow<'_, str> {
+    if !s.as_bytes().contains(&0xF4) || !s.chars().any(is_escape) {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.chars().map(|c| if is_escape(c) { char::REPLACEMENT_CHARACTER } else { c }).collect())
+}
+
+/// A writer that undoes [`escape_bytes`] on text written through it (an escape
+/// split across two writes is held until its end arrives).
+pub struct UnescapeWriter<W: std::io::Write> {
+    inner: W,
+    held: Vec<u8>,
+}
+
+impl<W: std::io::Write> UnescapeWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        UnescapeWriter { inner, held: Vec::new() }
+    }
+}
+
+impl<W: std::io::Write> std::io::Write for UnescapeWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.held.is_empty() && !buf.contains(&0xF4) {
+            self.inner.write_all(buf)?;
+            return Ok(buf.len());
+        }
+        self.held.extend_from_slice(buf);
+        // Keep back an unfinished 4-byte sequence at the end.
+        let n = self.held.len();
+        let cut = (n.saturating_sub(3)..n).find(|&i| self.held[i] == 0xF4).unwrap_or(n);
+        let text = self.held[..cut].to_vec();
+        self.held.drain(..cut);
+        self.inner.write_all(&unescape_vec(text))?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        let rest = std::mem::take(&mut self.held);
+        self.inner.write_all(&unescape_vec(rest))?;
+        self.inner.flush()
+    }
+}
+
 #[inline]
 fn str_at<'a>(buf: &'a str, ends: &[usize], i: usize) -> &'a str {
     let start = if i == 0 { 0 } else { ends[i - 1] };
@@ -192,6 +351,45 @@ impl fmt::Debug for StringTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_that_are_not_utf8_round_trip() {
+        let cases: &[&[u8]] = &[
+            b"plain",
+            b"",
+            b"caf\xe9",                         // Latin-1
+            b"\xff\xfe\x80",                    // nothing valid
+            "é·🦀".as_bytes(),                  // valid multi-byte
+            b"\xe6\x97",                        // a cut character
+            "\u{10ff80}x\u{10ffff}".as_bytes(), // valid, in the escape range
+            b"\xf4\x8f\xbe",                    // the start of an escape, cut
+            b"a\xf4\x8f\xbe\x80\xf4",           // an escape's bytes, then a lone lead
+        ];
+        for &c in cases {
+            let e = escape_bytes(c);
+            assert_eq!(&*unescape(&e), c, "{c:x?} -> {e:?}");
+            let mut t = StringTable::new();
+            let id = t.intern_bytes(c);
+            assert_eq!(&*t.get_bytes(id), c);
+        }
+        assert!(matches!(escape_bytes(b"plain \xc3\xa9"), Cow::Borrowed(_)));
+        // One to one: distinct inputs stay distinct.
+        assert_ne!(escape_bytes(b"\xe9"), escape_bytes("\u{10ffe9}".as_bytes()));
+        assert_eq!(escapes_to_replacement(&escape_bytes(b"a\xffb")), "a\u{fffd}b");
+    }
+
+    #[test]
+    fn the_writer_undoes_escapes_split_across_writes() {
+        use std::io::Write;
+        let text = escape_bytes(b"x\xe9y\xff").into_owned().into_bytes();
+        for split in 0..=text.len() {
+            let mut w = UnescapeWriter::new(Vec::new());
+            w.write_all(&text[..split]).unwrap();
+            w.write_all(&text[split..]).unwrap();
+            w.flush().unwrap();
+            assert_eq!(w.inner, b"x\xe9y\xff", "split at {split}");
+        }
+    }
 
     #[test]
     fn intern_returns_first_equal_entry() {

@@ -475,11 +475,10 @@ impl Report {
             label.push("Active filters:".into());
             for f in &o.active_filters {
                 let f = if f.len() > 80 {
-                    let mut cut = 80;
-                    while !f.is_char_boundary(cut) {
-                        cut -= 1;
-                    }
-                    format!("{}…", &f[..cut])
+                    // pprof cuts at byte 80, inside a character if need be: the
+                    // cut character's bytes are printed as they are.
+                    let raw = rustprof_profile::unescape(f);
+                    format!("{}…", rustprof_profile::escape_bytes(&raw[..80.min(raw.len())]))
                 } else {
                     f.clone()
                 };

@@ -78,7 +78,15 @@ fn parent_dir(dir: &str) -> String {
 /// directory and its parents.
 pub fn open_source_file(path: &str, search: &str, trim: &str) -> Result<String, String> {
     let path = trim_path(path, trim, search);
-    let read = |p: &str| std::fs::read(p).ok().map(|b| String::from_utf8_lossy(&b).into_owned());
+    // The file name's own bytes (a profile's path need not be UTF-8), and the
+    // source's bytes kept as they are (escaped) for the listing.
+    let read = |p: &str| {
+        use std::os::unix::ffi::OsStrExt;
+        let raw = rustprof_profile::unescape(p);
+        std::fs::read(std::ffi::OsStr::from_bytes(&raw))
+            .ok()
+            .map(|b| rustprof_profile::escape_bytes(&b).into_owned())
+    };
     if path.starts_with('/') {
         return read(&path).ok_or_else(|| {
             let e = std::fs::metadata(&path).err().map(|e| e.to_string()).unwrap_or_default();

@@ -188,8 +188,20 @@ pub struct Response {
 
 impl Response {
     /// A response with this status, type and body.
+    /// Text (HTML, JSON, SVG) stays UTF-8: a profile's bytes that are not
+    /// (held escaped, see `rustprof_profile::escape_bytes`) show as U+FFFD.
     pub fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
-        Response { status, content_type, headers: Vec::new(), body: body.into() }
+        let mut body = body.into();
+        if (content_type.starts_with("text/")
+            || content_type.contains("json")
+            || content_type.contains("svg"))
+            && body.contains(&0xF4)
+            && let Ok(s) = std::str::from_utf8(&body)
+            && let std::borrow::Cow::Owned(clean) = rustprof_profile::escapes_to_replacement(s)
+        {
+            body = clean.into_bytes();
+        }
+        Response { status, content_type, headers: Vec::new(), body }
     }
 
     /// An HTML page.
