@@ -335,6 +335,10 @@ fn status_error(r: &Response) -> String {
     {
         return format!("server response: {status} - {}", error_body(&r.body));
     }
+    if r.status == 404 {
+        // pprof's words, then the likely cause.
+        return format!("server response: {status} (no pprof handler at this path: is it a pprof server?)");
+    }
     format!("server response: {status}")
 }
 
@@ -708,7 +712,10 @@ mod tests {
         let r =
             request("GET", &serve(b"HTTP/1.0 404 Not Found\r\nX: y\r\n\r\nnothing here"), None, t).unwrap();
         assert_eq!((r.status, r.body.as_slice()), (404, b"nothing here".as_slice()));
-        assert_eq!(status_error(&r), "server response: 404 Not Found");
+        assert_eq!(
+            status_error(&r),
+            "server response: 404 Not Found (no pprof handler at this path: is it a pprof server?)"
+        );
         let r = request(
             "GET",
             &serve(b"HTTP/1.1 400 Bad Request\r\nX-Go-Pprof: 1\r\nContent-Type: text/plain\r\nContent-Length: 4\r\n\r\nbad!"),

@@ -566,3 +566,31 @@ fn svg_graph_is_pprofs_with_our_own_pan_and_zoom() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A web server without pprof's handlers answers 404 at once, with `-seconds` too.
+#[test]
+fn a_server_without_pprof_says_so_in_pprofs_words_first() {
+    if !go_available() {
+        return;
+    }
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        for _ in 0..2 {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            s.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\nnot found",
+            )
+            .unwrap();
+        }
+    });
+    let dir = temp_dir("404");
+    assert_leads_with_pprof_words(&dir, &["-top", "-seconds", "5", &addr.to_string()]);
+    server.join().unwrap();
+    let (_, err, _) = ours(&dir, &["-top", "-seconds", "5", "127.0.0.1:1"]);
+    assert!(String::from_utf8_lossy(&err).contains("connection refused"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
