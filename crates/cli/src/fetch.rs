@@ -282,6 +282,11 @@ pub fn fetch_profiles(s: &Source, fetch: &Fetcher, ui: &mut dyn Ui) -> Result<Fe
             set_label(&mut base, "pprof::base", "true");
         }
         if s.normalize {
+            // pprof normalizes the merged source (identical samples combined), so
+            // values are rounded once per distinct sample, not once per record.
+            if !compacted {
+                p = rustprof_profile::compact(&p);
+            }
             rustprof_profile::normalize(&mut p, &base).map_err(|e| e.to_string())?;
         }
         rustprof_profile::scale(&mut base, -1.0);

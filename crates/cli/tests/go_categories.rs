@@ -384,6 +384,10 @@ fn diff_base_normalize_matches_pprof() {
     write(&dir, "src_drop.pb.gz", &valued_profile(src, "nanoseconds", "runtime\\..*"));
     write(&dir, "base_drop.pb.gz", &valued_profile(base, "nanoseconds", "sync\\..*"));
     write(&dir, "base_ms.pb.gz", &valued_profile(base, "milliseconds", ""));
+    // The same stack in two records (as some agents write them): pprof merges
+    // them before normalizing, so 2 × 462/4 is rounded once (231), not twice (232).
+    let dup: &[(&[usize], [i64; 2])] = &[(&[3, 0], [1, 1]), (&[3, 0], [1, 1]), (&[2, 0], [2, 2])];
+    write(&dir, "src_dup.pb.gz", &valued_profile(dup, "nanoseconds", ""));
     let mut cases: Vec<Vec<&str>> = Vec::new();
     for (s, b) in [
         ("src.pb.gz", "-diff_base=base.pb.gz"),
@@ -391,6 +395,7 @@ fn diff_base_normalize_matches_pprof() {
         ("src_drop.pb.gz", "-diff_base=base_drop.pb.gz"),
         ("src.pb.gz", "-base=base.pb.gz"),
         ("src.pb.gz", "-diff_base=base_ms.pb.gz"),
+        ("src_dup.pb.gz", "-diff_base=base.pb.gz"),
     ] {
         for extra in ["-top", "-raw", "-traces"] {
             cases.push(vec![extra, "-normalize", b, s]);

@@ -33,8 +33,10 @@ fn same_value_type(a: &Profile, x: &ValueType, b: &Profile, y: &ValueType) -> bo
 pub fn compatible(a: &Profile, b: &Profile) -> Result<(), CompatError> {
     if !same_value_type(a, &a.period_type, b, &b.period_type) {
         return Err(CompatError::PeriodType(
-            format!("{}/{}", a.str(a.period_type.ty), a.str(a.period_type.unit)),
-            format!("{}/{}", b.str(b.period_type.ty), b.str(b.period_type.unit)),
+            // pprof prints its `*ValueType` with `%v`: `&{type unit 0 0}` (the
+            // two string indexes are always 0 once decoded).
+            format!("&{{{} {} 0 0}}", a.str(a.period_type.ty), a.str(a.period_type.unit)),
+            format!("&{{{} {} 0 0}}", b.str(b.period_type.ty), b.str(b.period_type.unit)),
         ));
     }
     let same = a.sample_types.len() == b.sample_types.len()
@@ -524,7 +526,7 @@ mod tests {
         b.period("space", "bytes", 1);
         let b = b.build();
         let e = merge(&[&a, &b]).unwrap_err();
-        assert_eq!(e.to_string(), "incompatible period types cpu/nanoseconds and space/bytes");
+        assert_eq!(e.to_string(), "incompatible period types &{cpu nanoseconds 0 0} and &{space bytes 0 0}");
         let mut c = ProfileBuilder::new(&[("samples", "count")]);
         c.period("cpu", "nanoseconds", 1);
         let e = compatible(&a, &c.build()).unwrap_err();
