@@ -94,15 +94,32 @@ pub fn read_file(path: &str) -> Result<Vec<u8>, String> {
             return Err(too_large(meta.len(), limit));
         }
         let mut data = Vec::new();
-        data.try_reserve_exact(meta.len() as usize).map_err(|_| too_large(meta.len(), limit))?;
+        data.try_reserve_exact(meta.len() as usize).map_err(|_| {
+            format!("read {path}: out of memory: could not allocate {} for the file", human_bytes(meta.len()))
+        })?;
         f.read_to_end(&mut data).map_err(|e| format!("read {path}: {}", crate::fetch::go_io_error(&e)))?;
         return Ok(data);
     }
+    // A FIFO or a device: read in chunks, growing with `try_reserve`, so that
+    // running out of memory is an error rather than an abort.
     let mut data = Vec::new();
-    (&mut f)
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut data)
-        .map_err(|e| format!("read {path}: {}", crate::fetch::go_io_error(&e)))?;
+    let mut r = (&mut f).take(limit.saturating_add(1));
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let n = match r.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("read {path}: {}", crate::fetch::go_io_error(&e))),
+        };
+        data.try_reserve(n).map_err(|_| {
+            format!(
+                "read {path}: out of memory: could not allocate {} for the file",
+                human_bytes(data.len() as u64 + n as u64)
+            )
+        })?;
+        data.extend_from_slice(&chunk[..n]);
+    }
     if data.len() as u64 > limit {
         return Err(format!(
             "read {path}: more than {} without an end (it is not a regular file); {HINT}",

@@ -120,15 +120,28 @@ fn read_limited<R: Read>(
 ) -> Result<Vec<u8>, DecodeError> {
     let limit = opts.max_uncompressed;
     let cap = size_hint.min(limit).min(isize::MAX as u64) as usize;
+    let oom = |bytes: usize| DecodeError::OutOfMemory { bytes: bytes as u64 };
     let mut out = Vec::new();
     if cap > 0 {
-        out.try_reserve_exact(cap).map_err(|_| DecodeError::TooLarge { limit })?;
+        out.try_reserve_exact(cap).map_err(|_| oom(cap))?;
     }
+    // Read in chunks, growing with `try_reserve`, so that running out of memory
+    // is an error naming the size rather than an abort.
     let mut take = r.take(limit.saturating_add(1));
-    match take.read_to_end(&mut out) {
-        Ok(_) => {}
-        Err(e) if gz => return Err(DecodeError::Gzip(e)),
-        Err(e) => return Err(DecodeError::Io(e)),
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let n = match take.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if gz => return Err(DecodeError::Gzip(e)),
+            Err(e) => return Err(DecodeError::Io(e)),
+        };
+        if out.capacity() - out.len() < n {
+            let want = out.len().saturating_add(n);
+            out.try_reserve(n).map_err(|_| oom(want))?;
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
     if out.len() as u64 > limit {
         return Err(DecodeError::TooLarge { limit });
