@@ -30,14 +30,19 @@
 
 #![allow(unsafe_code)]
 
+mod local;
+mod spawn;
+
 use std::alloc::{GlobalAlloc, Layout};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use rustprof_profile::Profile;
 
+use self::local::{LOCAL, Local, init_thread};
+pub(crate) use self::local::{Own, hand_over, is_own, own, own_thread};
+pub(crate) use self::spawn::{OwnThread, spawn as spawn_own};
 use crate::pbuild::{LabelValue, Stack, StackProfile};
 
 /// Go's default: one sample per 512 KiB allocated, on average.
@@ -158,75 +163,10 @@ impl AllocStats {
     }
 }
 
-/// A thread's counters: written only by their thread (a load and a store, no
-/// read-modify-write), read by others.
-struct Counters {
-    allocs: AtomicU64,
-    alloc_bytes: AtomicU64,
-    frees: AtomicU64,
-    free_bytes: AtomicU64,
-}
-
-#[inline(always)]
-fn bump(c: &AtomicU64, v: u64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
-}
-
-impl Counters {
-    const fn new() -> Self {
-        Counters {
-            allocs: AtomicU64::new(0),
-            alloc_bytes: AtomicU64::new(0),
-            frees: AtomicU64::new(0),
-            free_bytes: AtomicU64::new(0),
-        }
-    }
-    fn read(&self) -> AllocStats {
-        AllocStats {
-            allocs: self.allocs.load(Ordering::Relaxed),
-            alloc_bytes: self.alloc_bytes.load(Ordering::Relaxed),
-            frees: self.frees.load(Ordering::Relaxed),
-            free_bytes: self.free_bytes.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// Per-thread state. Constant-initialized and without a destructor, so that
-/// reaching it is an offset from the thread pointer, valid until the thread ends.
-struct Local {
-    /// Bytes left before the next sample.
-    countdown: Cell<i64>,
-    /// Inside the profiler: its own allocations are not sampled.
-    busy: Cell<bool>,
-    /// Holding the table lock: a free seen now is of the table's own memory.
-    locked: Cell<bool>,
-    /// Registered (counters visible to other threads, random state seeded).
-    init: Cell<bool>,
-    rng: Cell<u64>,
-    counters: Counters,
-}
-
-thread_local! {
-    static LOCAL: Local = const {
-        Local {
-            countdown: Cell::new(0),
-            busy: Cell::new(false),
-            locked: Cell::new(false),
-            init: Cell::new(false),
-            rng: Cell::new(0),
-            counters: Counters::new(),
-        }
-    };
-    /// Unregisters the thread's counters when it ends (registered lazily, on the
-    /// slow path).
-    static REGISTRATION: Registration = const { Registration };
-}
-
 #[inline(always)]
 fn on_alloc(p: *mut u8, size: usize) {
     LOCAL.with(|l| {
-        bump(&l.counters.allocs, 1);
-        bump(&l.counters.alloc_bytes, size as u64);
+        l.counters.count_alloc(size);
         let c = l.countdown.get() - size as i64;
         l.countdown.set(c);
         if c <= 0 {
@@ -238,8 +178,11 @@ fn on_alloc(p: *mut u8, size: usize) {
 #[inline(always)]
 fn on_free_counters(size: usize) {
     LOCAL.with(|l| {
-        bump(&l.counters.frees, 1);
-        bump(&l.counters.free_bytes, size as u64);
+        if l.watch.get() {
+            local::slow_free(l, size);
+        } else {
+            l.counters.count_free(size);
+        }
     })
 }
 
@@ -300,10 +243,15 @@ impl Table {
 #[cold]
 #[inline(never)]
 fn slow_alloc(l: &Local, p: *mut u8, size: usize) {
+    if l.divert_alloc(size) {
+        // rustprof's own allocation (not sampled, counted apart), or one of a
+        // thread that is ending.
+        return;
+    }
     if !l.init.get() {
-        init_thread(l);
         // The first allocation of a thread starts its first gap.
-        let c = draw(l, RATE.load(Ordering::Relaxed)) - size as i64;
+        init_thread(l);
+        let c = l.countdown.get() - size as i64;
         l.countdown.set(c);
         if c > 0 {
             return;
@@ -314,36 +262,10 @@ fn slow_alloc(l: &Local, p: *mut u8, size: usize) {
         l.countdown.set(OFF_RECHECK);
         return;
     }
-    if l.busy.get() {
-        // The profiler's own allocation: not sampled, and not counted against
-        // the gap either, so that sampling does not depend on what the profiler
-        // allocated (a refresh, a table growing).
-        l.countdown.set(l.countdown.get() + size as i64);
-        return;
-    }
-    l.busy.set(true);
+    let was = l.enter();
     record_alloc(l, p, size);
-    l.countdown.set(draw(l, rate));
-    l.busy.set(false);
-}
-
-/// Seeds the thread's random state and registers its counters.
-fn init_thread(l: &Local) {
-    l.init.set(true);
-    let seed = (l as *const Local as u64)
-        ^ (crate::sys::now_ns() as u64).rotate_left(32)
-        ^ crate::sys::gettid() as u64;
-    l.rng.set(seed | 1);
-    IN_USE.store(true, Ordering::Relaxed);
-    l.busy.set(true);
-    {
-        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
-        threads.push(&l.counters as *const Counters as usize);
-    }
-    // Lazily registers the destructor that unregisters the counters (this may
-    // allocate, hence busy).
-    let _ = REGISTRATION.try_with(|_| ());
-    l.busy.set(false);
+    l.set_gap(draw(l, rate));
+    l.leave(was);
 }
 
 /// Draws the next gap: exponential with mean `rate` bytes (at least 1).
@@ -375,7 +297,7 @@ pub fn seed_thread(seed: u64) {
             init_thread(l);
         }
         l.rng.set(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-        l.countdown.set(draw(l, RATE.load(Ordering::Relaxed)));
+        l.set_gap(draw(l, RATE.load(Ordering::Relaxed)));
     })
 }
 
@@ -401,11 +323,6 @@ struct Table {
 }
 
 static TABLE: Mutex<Option<Table>> = Mutex::new(None);
-/// Counters of the registered threads (addresses of their `Counters`).
-static THREADS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-/// Counters of threads that ended.
-static EXITED: Mutex<AllocStats> =
-    Mutex::new(AllocStats { allocs: 0, alloc_bytes: 0, frees: 0, free_bytes: 0 });
 
 /// The table, locked, with the thread marked as inside it.
 struct Locked<'a> {
@@ -423,17 +340,13 @@ impl Drop for Locked<'_> {
     fn drop(&mut self) {
         LOCAL.with(|l| {
             l.locked.set(false);
-            l.busy.set(self.was_busy);
+            l.leave(self.was_busy);
         });
     }
 }
 
 fn lock_table() -> Locked<'static> {
-    let was_busy = LOCAL.with(|l| {
-        let b = l.busy.get();
-        l.busy.set(true);
-        b
-    });
+    let was_busy = LOCAL.with(Local::enter);
     let guard = TABLE.lock().unwrap_or_else(|e| e.into_inner());
     LOCAL.with(|l| l.locked.set(true));
     Locked { guard, was_busy }
@@ -498,31 +411,6 @@ fn put_back(p: *mut u8, b: Record) {
     t.filter_add(p);
 }
 
-/// Unregisters a thread's counters when it ends, keeping their totals.
-struct Registration;
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        let Ok(addr) = LOCAL.try_with(|l| {
-            l.busy.set(true);
-            &l.counters as *const Counters as usize
-        }) else {
-            return;
-        };
-        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = threads.iter().position(|&a| a == addr) {
-            threads.swap_remove(i);
-            // SAFETY: the address is this thread's live `Counters`.
-            let s = unsafe { &*(addr as *const Counters) }.read();
-            let mut e = EXITED.lock().unwrap_or_else(|e| e.into_inner());
-            e.allocs += s.allocs;
-            e.alloc_bytes += s.alloc_bytes;
-            e.frees += s.frees;
-            e.free_bytes += s.free_bytes;
-        }
-    }
-}
-
 // ---------------------------------------------------------------------------
 // The public API.
 
@@ -535,7 +423,7 @@ pub fn set_sample_rate(bytes: usize) -> usize {
     // The calling thread takes it at once.
     LOCAL.with(|l| {
         if l.init.get() {
-            l.countdown.set(draw(l, bytes));
+            l.set_gap(draw(l, bytes));
         }
     });
     old
@@ -552,37 +440,28 @@ pub fn is_installed() -> bool {
     IN_USE.load(Ordering::Relaxed)
 }
 
-/// Exact counters of every allocation of the process so far (threads that ended
-/// included). Zero when [`Sampled`] is not the global allocator.
+/// Exact counters of every allocation of the program so far (threads that
+/// ended included), rustprof's own left out: what it allocates to record
+/// samples, symbolize, build and serve profiles, on any thread, is counted in
+/// [`own_stats`] instead, frees included, whichever thread frees. (A reading
+/// taken while another thread is inside rustprof may include that thread's
+/// one allocation in flight.) Zero when [`Sampled`] is not the global
+/// allocator.
 pub fn stats() -> AllocStats {
-    LOCAL.with(|l| {
-        if !l.init.get() {
-            init_thread(l);
-        }
-    });
-    let was_busy = LOCAL.with(|l| l.busy.replace(true));
-    let mut total = *EXITED.lock().unwrap_or_else(|e| e.into_inner());
-    {
-        let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
-        for &a in threads.iter() {
-            // SAFETY: registered counters stay valid until their thread
-            // unregisters them under this lock.
-            let s = unsafe { &*(a as *const Counters) }.read();
-            total.allocs += s.allocs;
-            total.alloc_bytes += s.alloc_bytes;
-            total.frees += s.frees;
-            total.free_bytes += s.free_bytes;
-        }
-    }
-    LOCAL.with(|l| l.busy.set(was_busy));
-    total
+    local::totals().0
+}
+
+/// Exact counters of rustprof's own allocations (the complement of
+/// [`stats`]): its tables, its symbol cache, the profiles it builds, the HTTP
+/// server's threads. `live_bytes()` is what rustprof holds on the heap now.
+pub fn own_stats() -> AllocStats {
+    local::totals().1
 }
 
 /// Bytes the heap profiler itself holds: its tables of stacks, buckets and
 /// live sampled blocks (approximate: capacities times entry sizes), and the
 /// 16 KiB address filter.
 pub fn profiler_memory() -> usize {
-    let was_busy = LOCAL.with(|l| l.busy.replace(true));
     let n = {
         let mut g = lock_table();
         let t = g.table();
@@ -595,33 +474,36 @@ pub fn profiler_memory() -> usize {
             + t.live.capacity() * 16
             + t.slot_counts.capacity() * 8
     };
-    LOCAL.with(|l| l.busy.set(was_busy));
     n + std::mem::size_of_val(&FILTER)
 }
 
-/// Exact counters of the calling thread's allocations and frees so far.
+/// Exact counters of the calling thread's allocations and frees so far
+/// (rustprof's own left out, as in [`stats`]).
 pub fn thread_stats() -> AllocStats {
-    LOCAL.with(|l| l.counters.read())
+    local::thread_totals().0
+}
+
+/// Exact counters of what the calling thread allocated and freed for
+/// rustprof itself.
+pub fn thread_own_stats() -> AllocStats {
+    local::thread_totals().1
 }
 
 /// The number of (stack, size) records, as Go's `Profile.Count()` for heap.
 pub fn record_count() -> usize {
-    let was_busy = LOCAL.with(|l| l.busy.replace(true));
-    let n = lock_table().table().buckets.len();
-    LOCAL.with(|l| l.busy.set(was_busy));
-    n
+    lock_table().table().buckets.len()
 }
 
 /// The heap profile (Go's `heap`): what is in use now, and what was allocated.
 /// Default sample type `inuse_space`.
 pub fn profile() -> Profile {
-    build(false)
+    hand_over(own(|| build(false)))
 }
 
 /// The allocs profile (Go's `allocs`): the same data, default sample type
 /// `alloc_space`.
 pub fn allocs_profile() -> Profile {
-    build(true)
+    hand_over(own(|| build(true)))
 }
 
 /// Go's `scaleHeapSample`: un-biases `count` objects of `size` total bytes
@@ -679,7 +561,6 @@ fn allocator_plumbing(name: &str) -> bool {
 
 fn build(allocs: bool) -> Profile {
     let rate = RATE.load(Ordering::Relaxed) as i64;
-    let was_busy = LOCAL.with(|l| l.busy.replace(true));
     // Copy the buckets out, then symbolize without the lock.
     let snapshot: Vec<(Vec<u64>, usize, u64, u64)> = {
         let mut g = lock_table();
@@ -710,9 +591,7 @@ fn build(allocs: bool) -> Profile {
         let labels = if size > 0 { vec![("bytes".to_string(), LabelValue::Num(size, ""))] } else { vec![] };
         sp.add(Stack { frames, exact_leaf: false }, &[ao, ab, io, ib], labels);
     }
-    let p = sp.build();
-    LOCAL.with(|l| l.busy.set(was_busy));
-    p
+    sp.build()
 }
 
 #[cfg(test)]
@@ -729,14 +608,8 @@ mod tests {
 
     #[test]
     fn gaps_have_the_mean_rate() {
-        let l = Local {
-            countdown: Cell::new(0),
-            busy: Cell::new(false),
-            locked: Cell::new(false),
-            init: Cell::new(true),
-            rng: Cell::new(12345),
-            counters: Counters::new(),
-        };
+        let l = Local::new();
+        l.rng.set(12345);
         let n = 200_000;
         let sum: i64 = (0..n).map(|_| draw(&l, 4096)).sum();
         let mean = sum as f64 / n as f64;

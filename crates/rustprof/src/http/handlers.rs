@@ -321,9 +321,7 @@ fn symbol(req: &Request) -> Response {
     let pcs: Vec<u64> = input.split('+').filter_map(|w| parse_uint(w.trim())).filter(|&pc| pc != 0).collect();
     let mut out = String::from("num_symbols: 1\n");
     if !pcs.is_empty() {
-        let maps = rustprof_symbolize::read_proc_maps(None).unwrap_or_default();
-        let mut sym = rustprof_symbolize::Symbolizer::new();
-        let frames = rustprof_symbolize::symbolize_addresses(&mut sym, &maps, &pcs);
+        let frames = crate::symbols::symbolize_now(&pcs);
         for (pc, f) in pcs.iter().zip(frames) {
             if let Some(first) = f.frames.first().filter(|f| !f.function.is_empty()) {
                 out.push_str(&format!("{pc:#x} {}\n", first.function));

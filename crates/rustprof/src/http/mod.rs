@@ -39,7 +39,6 @@ use std::io::{self, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub use handlers::{Request, Response};
@@ -133,9 +132,7 @@ impl Options {
         let stop = Arc::new(AtomicBool::new(false));
         let ctx = Arc::new(handlers::Ctx::new(&self));
         let (stop2, max) = (stop.clone(), self.max_connections);
-        let thread = std::thread::Builder::new()
-            .name("rustprof-http".into())
-            .spawn(move || accept_loop(listener, ctx, stop2, max))?;
+        let thread = crate::heap::spawn_own("rustprof-http", move || accept_loop(listener, ctx, stop2, max))?;
         Ok(Server { addr, stop, thread: Some(thread) })
     }
 }
@@ -149,7 +146,7 @@ pub fn serve(addr: impl Into<String>) -> io::Result<Server> {
 pub struct Server {
     addr: SocketAddr,
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<crate::heap::OwnThread<()>>,
 }
 
 impl Server {
@@ -204,7 +201,7 @@ fn accept_loop(listener: TcpListener, ctx: Arc<handlers::Ctx>, stop: Arc<AtomicB
         }
         active.fetch_add(1, Ordering::AcqRel);
         let (ctx, active2) = (ctx.clone(), active.clone());
-        let spawned = std::thread::Builder::new().name("rustprof-http-conn".into()).spawn(move || {
+        let spawned = crate::heap::spawn_own("rustprof-http-c", move || {
             serve_connection(stream, &ctx);
             active2.fetch_sub(1, Ordering::AcqRel);
         });
