@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use rustprof_symbolize::{AddressFrames, Frame, MapEntry, Symbolizer, is_unsymbolizable, symbolize_addresses};
+use rustprof_symbolize::{
+    AddressFrames, Frame, MapEntry, Symbolizer, is_unsymbolizable, symbolize_addresses,
+};
 
 use crate::heap;
 
@@ -140,8 +142,12 @@ pub(crate) fn symbolize(maps: &[MapEntry], addrs: &[u64]) -> Vec<AddressFrames> 
     let mut g = lock();
     let c = g.get_or_insert_with(|| Cache { sym: Symbolizer::with_capacity(64), cost: HashMap::new() });
     // Binaries no longer mapped are closed (a dlclose'd library).
-    let gone: Vec<PathBuf> =
-        c.sym.open_paths().filter(|p| !maps.iter().any(|m| Path::new(&m.path) == *p)).map(Path::to_path_buf).collect();
+    let gone: Vec<PathBuf> = c
+        .sym
+        .open_paths()
+        .filter(|p| !maps.iter().any(|m| Path::new(&m.path) == *p))
+        .map(Path::to_path_buf)
+        .collect();
     for p in gone {
         c.sym.remove(&p);
         c.cost.remove(&p);

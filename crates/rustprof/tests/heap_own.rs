@@ -60,7 +60,9 @@ fn own_bytes(p: &Profile, sample_type: &str) -> (i64, String) {
     for s in p.samples.iter() {
         let hit = s.locations.iter().flat_map(|&l| p.location_lines(l)).find_map(|line| {
             let name = p.str(p.functions[line.function as usize].name);
-            OWN.iter().any(|o| name.starts_with(o) || name.contains(&format!("<{o}"))).then(|| name.to_string())
+            OWN.iter()
+                .any(|o| name.starts_with(o) || name.contains(&format!("<{o}")))
+                .then(|| name.to_string())
         });
         if let Some(name) = hit {
             total += s.values[idx];
@@ -186,7 +188,11 @@ fn serving_profiles_over_http_is_not_counted_nor_sampled() {
     }
     let all = heap::stats().since(&before);
     let me = heap::thread_stats().since(&mine);
-    assert_eq!((all.allocs - me.allocs, all.frees - me.frees), (0, 0), "the server's threads counted: {all:?} (this thread: {me:?})");
+    assert_eq!(
+        (all.allocs - me.allocs, all.frees - me.frees),
+        (0, 0),
+        "the server's threads counted: {all:?} (this thread: {me:?})"
+    );
     drop(server);
     rustprof::sync::set_block_profile_rate(0);
     let p = heap::allocs_profile();

@@ -437,9 +437,10 @@ fn start_session(opts: CpuOptions) -> Result<Session, CpuError> {
         return Err(CpuError::Io(e));
     }
     let shared_addr = shared as usize;
-    let handle =
-        crate::heap::spawn_own("rustprof-cpu", move || collect(shared_addr as *const Shared, period_ns, exclude_kernel))
-            .map_err(CpuError::Io)?;
+    let handle = crate::heap::spawn_own("rustprof-cpu", move || {
+        collect(shared_addr as *const Shared, period_ns, exclude_kernel)
+    })
+    .map_err(CpuError::Io)?;
     session.collector = Some(handle);
     Ok(session)
 }

@@ -366,3 +366,17 @@ pub(crate) fn hand_over<T: Clone>(v: T) -> T {
     own(move || drop(v));
     copy
 }
+
+#[cfg(feature = "axum")]
+/// Runs `f` as the program's work, also inside an [`Own`] scope (what it
+/// allocates is the program's to free: e.g. the chunks handed to a web
+/// framework).
+pub(crate) fn outside<T>(f: impl FnOnce() -> T) -> T {
+    if !is_own() {
+        return f();
+    }
+    LOCAL.with(|l| l.leave(false));
+    let r = f();
+    LOCAL.with(|l| l.enter());
+    r
+}

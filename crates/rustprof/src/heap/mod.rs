@@ -40,8 +40,10 @@ use std::sync::{Mutex, MutexGuard};
 
 use rustprof_profile::Profile;
 
+#[cfg(feature = "axum")]
+pub(crate) use self::local::outside;
 use self::local::{LOCAL, Local, init_thread};
-pub(crate) use self::local::{Own, hand_over, is_own, own, own_thread};
+pub(crate) use self::local::{Own, hand_over, own, own_thread};
 pub(crate) use self::spawn::{OwnThread, spawn as spawn_own};
 use crate::pbuild::{LabelValue, Stack, StackProfile};
 

@@ -520,7 +520,9 @@ impl BlockEvent {
 pub fn block_profile() -> Profile {
     let rate = block_profile_rate();
     own_build(&BLOCK_EVENTS, || {
-        format!("rustprof block profile: rate {rate} ns (events shorter than the rate are sampled and scaled up)")
+        format!(
+            "rustprof block profile: rate {rate} ns (events shorter than the rate are sampled and scaled up)"
+        )
     })
 }
 
@@ -534,7 +536,9 @@ pub fn block_profile() -> Profile {
 pub fn mutex_profile() -> Profile {
     let fraction = mutex_profile_fraction();
     own_build(&CONTENTION_EVENTS, || {
-        format!("rustprof mutex profile: fraction {fraction} (delay charged at the stack that released the lock)")
+        format!(
+            "rustprof mutex profile: fraction {fraction} (delay charged at the stack that released the lock)"
+        )
     })
 }
 
