@@ -164,13 +164,15 @@ pub(crate) fn symbolize(maps: &[MapEntry], addrs: &[u64]) -> Vec<AddressFrames> 
             OPENS.fetch_add(1, Ordering::Relaxed);
         }
         if now_open {
-            let size = if measured {
-                grown.max(0) as usize
+            let e = c.cost.entry(path_buf.clone()).or_insert(0);
+            if measured {
+                // What this file's lookups kept (the first: the file itself
+                // and its tables).
+                let before = if was_open { *e as i64 } else { 0 };
+                *e = (before + grown).max(0) as usize;
             } else {
-                c.sym.open(&path_buf).map(|b| b.file_size()).unwrap_or(0)
-            };
-            let e = c.cost.entry(path_buf).or_insert(0);
-            *e = if was_open { *e + size } else { size };
+                *e = c.sym.open(&path_buf).map(|b| b.file_size()).unwrap_or(0);
+            }
         } else {
             c.cost.remove(&path_buf);
         }

@@ -199,3 +199,35 @@ fn serving_profiles_over_http_is_not_counted_nor_sampled() {
     let (bytes, example) = own_bytes(&p, "alloc_space");
     assert_eq!(bytes, 0, "rustprof's own allocations sampled, e.g. in {example}");
 }
+
+/// One allocation site with 20,000 different sizes: Go keeps one record per
+/// size class, not per size, so the profile (and its text) stays bounded by
+/// the program's call sites; the bytes are still exact.
+#[test]
+fn records_are_per_size_class_not_per_size() {
+    let _l = lock();
+    let _r = Rate::set(1);
+    #[inline(never)]
+    fn many_sizes() -> Vec<Vec<u8>> {
+        (1..=20_000usize).map(|n| black_box(vec![0u8; n])).collect()
+    }
+    let kept = many_sizes();
+    let p = heap::profile();
+    let idx = p.sample_type_index("inuse_space").unwrap();
+    let (mut records, mut bytes) = (0, 0);
+    for s in p.samples.iter() {
+        let here = s.locations.first().is_some_and(|&l| {
+            p.location_lines(l)
+                .iter()
+                .any(|line| p.str(p.functions[line.function as usize].name).contains("many_sizes"))
+        });
+        if here && s.values[idx] > 0 {
+            records += 1;
+            bytes += s.values[idx];
+        }
+    }
+    // 8 classes up to 128 bytes, 8 per doubling above (the outer vector too).
+    assert!(records <= 8 + 8 * 8 + 1, "{records} records");
+    assert_eq!(bytes, (1..=20_000i64).sum::<i64>() + 20_000 * 24);
+    drop(kept);
+}

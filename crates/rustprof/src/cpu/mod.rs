@@ -296,6 +296,7 @@ unsafe impl Send for Session {}
 
 /// A running CPU profile; [`CpuProfiler::stop`] returns it. Dropping it stops the
 /// profile and discards it.
+#[must_use = "the profile stops and is discarded when this is dropped: keep it and call stop()"]
 pub struct CpuProfiler {
     session: Option<Session>,
 }

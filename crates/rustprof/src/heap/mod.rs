@@ -303,12 +303,26 @@ pub fn seed_thread(seed: u64) {
     })
 }
 
-/// One (stack, size) bucket, as Go keeps them.
+/// One (stack, size class) bucket, as Go keeps them, with the exact bytes.
 struct Bucket {
     stack: u32,
-    size: usize,
     allocs: u64,
     frees: u64,
+    alloc_bytes: u64,
+    free_bytes: u64,
+}
+
+/// The size class of an allocation of `size` bytes, as the bucket key: sizes
+/// up to 128 bytes in steps of 16, larger ones in 8 steps per power of two (at
+/// most 12.5% apart), as Go's allocator classes them. Bounds the number of
+/// buckets of one stack (about 8 per doubling of the size) where exact sizes
+/// would make one per size ever seen.
+fn size_class(size: usize) -> usize {
+    if size <= 128 {
+        return size.div_ceil(16) * 16;
+    }
+    let shift = usize::BITS - 1 - size.leading_zeros() - 3;
+    ((size - 1) >> shift).wrapping_add(1) << shift
 }
 
 /// The sampled allocations.
@@ -318,8 +332,8 @@ struct Table {
     stack_ids: HashMap<Box<[u64]>, u32>,
     buckets: Vec<Bucket>,
     bucket_ids: HashMap<(u32, usize), u32>,
-    /// Live sampled blocks: address → bucket.
-    live: HashMap<usize, u32>,
+    /// Live sampled blocks: address → (bucket, size).
+    live: HashMap<usize, (u32, usize)>,
     /// Live sampled blocks per filter slot.
     slot_counts: HashMap<u32, u32>,
 }
@@ -369,22 +383,26 @@ fn record_alloc(_l: &Local, p: *mut u8, size: usize) {
             id
         }
     };
-    let bucket = *t.bucket_ids.entry((stack, size)).or_insert_with(|| {
-        t.buckets.push(Bucket { stack, size, allocs: 0, frees: 0 });
+    let bucket = *t.bucket_ids.entry((stack, size_class(size))).or_insert_with(|| {
+        t.buckets.push(Bucket { stack, allocs: 0, frees: 0, alloc_bytes: 0, free_bytes: 0 });
         (t.buckets.len() - 1) as u32
     });
-    t.buckets[bucket as usize].allocs += 1;
-    if let Some(old) = t.live.insert(p as usize, bucket) {
+    let b = &mut t.buckets[bucket as usize];
+    b.allocs += 1;
+    b.alloc_bytes += size as u64;
+    if let Some((old, old_size)) = t.live.insert(p as usize, (bucket, size)) {
         // A block we never saw freed (cannot happen through this allocator):
         // count it freed rather than leak it.
-        t.buckets[old as usize].frees += 1;
+        let b = &mut t.buckets[old as usize];
+        b.frees += 1;
+        b.free_bytes += old_size as u64;
     } else {
         t.filter_add(p);
     }
 }
 
-/// A removed live record: (bucket).
-type Record = u32;
+/// A removed live record: (bucket, size).
+type Record = (u32, usize);
 
 /// Removes `p` from the live sampled blocks (counting it freed) if it is one.
 #[cold]
@@ -397,10 +415,12 @@ fn take_record(p: *mut u8) -> Option<Record> {
     }
     let mut g = lock_table();
     let t = g.table();
-    let b = t.live.remove(&(p as usize))?;
-    t.buckets[b as usize].frees += 1;
+    let r = t.live.remove(&(p as usize))?;
+    let b = &mut t.buckets[r.0 as usize];
+    b.frees += 1;
+    b.free_bytes += r.1 as u64;
     t.filter_remove(p);
-    Some(b)
+    Some(r)
 }
 
 /// Undoes [`take_record`] (a `realloc` that failed).
@@ -408,7 +428,9 @@ fn take_record(p: *mut u8) -> Option<Record> {
 fn put_back(p: *mut u8, b: Record) {
     let mut g = lock_table();
     let t = g.table();
-    t.buckets[b as usize].frees -= 1;
+    let bucket = &mut t.buckets[b.0 as usize];
+    bucket.frees -= 1;
+    bucket.free_bytes -= b.1 as u64;
     t.live.insert(p as usize, b);
     t.filter_add(p);
 }
@@ -473,7 +495,7 @@ pub fn profiler_memory() -> usize {
             + t.stack_ids.capacity() * 24
             + t.buckets.capacity() * std::mem::size_of::<Bucket>()
             + t.bucket_ids.capacity() * 24
-            + t.live.capacity() * 16
+            + t.live.capacity() * 24
             + t.slot_counts.capacity() * 8
     };
     n + std::mem::size_of_val(&FILTER)
@@ -564,10 +586,13 @@ fn allocator_plumbing(name: &str) -> bool {
 fn build(allocs: bool) -> Profile {
     let rate = RATE.load(Ordering::Relaxed) as i64;
     // Copy the buckets out, then symbolize without the lock.
-    let snapshot: Vec<(Vec<u64>, usize, u64, u64)> = {
+    let snapshot: Vec<(Vec<u64>, [u64; 4])> = {
         let mut g = lock_table();
         let t = g.table();
-        t.buckets.iter().map(|b| (t.stacks[b.stack as usize].to_vec(), b.size, b.allocs, b.frees)).collect()
+        t.buckets
+            .iter()
+            .map(|b| (t.stacks[b.stack as usize].to_vec(), [b.allocs, b.alloc_bytes, b.frees, b.free_bytes]))
+            .collect()
     };
     let mut sp = StackProfile::new(
         &[
@@ -585,13 +610,16 @@ fn build(allocs: bool) -> Profile {
         sp.default_sample_type = Some("alloc_space");
     }
     // Newest bucket first, as Go lists them.
-    for (frames, size, a, f) in snapshot.iter().rev() {
-        let (a, f) = (*a as i64, *f as i64);
-        let size = *size as i64;
-        let (ao, ab) = scale_heap_sample(a, a * size, rate);
-        let (io, ib) = scale_heap_sample(a - f, (a - f) * size, rate);
+    for (frames, [a, ab, f, fb]) in snapshot.iter().rev() {
+        let (a, ab, f, fb) = (*a as i64, *ab as i64, *f as i64, *fb as i64);
+        // Each (count, bytes) pair un-biased with its own average size.
+        let (ao, ab_s) = scale_heap_sample(a, ab, rate);
+        let (io, ib) = scale_heap_sample(a - f, ab - fb, rate);
+        // The bucket's size: the average of its allocations (one size when
+        // they were all alike).
+        let size = if a > 0 { (ab as f64 / a as f64).round() as i64 } else { 0 };
         let labels = if size > 0 { vec![("bytes".to_string(), LabelValue::Num(size, ""))] } else { vec![] };
-        sp.add(Stack { frames, exact_leaf: false }, &[ao, ab, io, ib], labels);
+        sp.add(Stack { frames, exact_leaf: false }, &[ao, ab_s, io, ib], labels);
     }
     sp.build()
 }
@@ -639,6 +667,23 @@ mod tests {
         {
             assert!(!allocator_plumbing(f), "{f}");
         }
+    }
+
+    #[test]
+    fn size_classes_are_at_most_an_eighth_apart() {
+        assert_eq!((size_class(0), size_class(1), size_class(16), size_class(17)), (0, 16, 16, 32));
+        assert_eq!(
+            (size_class(128), size_class(129), size_class(144), size_class(145)),
+            (128, 144, 144, 160)
+        );
+        let mut classes = std::collections::BTreeSet::new();
+        for s in 1..=65536usize {
+            let c = size_class(s);
+            assert!(c >= s && (c - s) * 8 <= s.max(128), "{s} -> {c}");
+            classes.insert(c);
+        }
+        // 8 classes up to 128 bytes, then 8 per doubling.
+        assert_eq!(classes.len(), 8 + 8 * 9);
     }
 
     #[test]

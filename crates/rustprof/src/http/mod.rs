@@ -58,7 +58,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 pub use handlers::{Body, BodyWriter, Request, Response};
-pub use request::parse as parse_request;
+pub use request::{parse as parse_request, query_pairs as parse_query};
 
 /// How a server is set up; [`Options::serve`] starts it.
 #[derive(Clone, Debug)]
@@ -210,6 +210,16 @@ pub fn serve(addr: impl Into<String>) -> io::Result<Server> {
 }
 
 /// A running server; [`Server::stop`] or dropping it stops it.
+///
+/// Dropping it at once is a mistake the compiler points out:
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// fn main() -> std::io::Result<()> {
+///     rustprof::http::serve("127.0.0.1:0")?; // the server would stop here
+///     Ok(())
+/// }
+/// ```
 #[must_use = "the server stops when this is dropped: keep it (`let _server = ...`) for as long as it should serve"]
 pub struct Server {
     addr: SocketAddr,

@@ -224,7 +224,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// The query's `key=value` pairs, decoded (malformed pairs are skipped, as Go's
 /// `ParseQuery` does).
-pub(crate) fn query_pairs(q: &str) -> Vec<(String, String)> {
+pub fn query_pairs(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .filter_map(|p| {

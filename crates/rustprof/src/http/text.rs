@@ -74,21 +74,23 @@ pub(crate) fn heap(p: &Profile, stats: crate::heap::AllocStats, out: &mut dyn Wr
     let bytes_of = |s: &rustprof_profile::SampleRef<'_>| {
         s.labels.iter().find(|l| p.str(l.key) == "bytes").map_or(0, |l| l.num)
     };
-    // Undo Go's scaling: raw = scaled × (1 − e^(−size/rate)), rounded.
-    let raw = |v: i64, size: i64| -> i64 {
-        if rate <= 1 || size == 0 {
+    // Undo Go's scaling: raw = scaled × (1 − e^(−size/rate)), rounded, with
+    // the average size of the objects counted.
+    let raw = |v: i64, size: f64| -> i64 {
+        if rate <= 1 || size <= 0.0 {
             return v;
         }
-        (v as f64 * (1.0 - (-(size as f64) / rate as f64).exp())).round() as i64
+        (v as f64 * (1.0 - (-size / rate as f64).exp())).round() as i64
     };
     let mut rows: Vec<(i64, i64, i64, i64, usize)> = p
         .samples
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let size = bytes_of(&s);
-            let (ao, io) = (raw(s.values[0], size), raw(s.values[2], size));
-            (io, io * size, ao, ao * size, i)
+            let v = s.values;
+            let avg = |n: i64, b: i64| if n > 0 { b as f64 / n as f64 } else { bytes_of(&s) as f64 };
+            let (sa, si) = (avg(v[0], v[1]), avg(v[2], v[3]));
+            (raw(v[2], si), raw(v[3], si), raw(v[0], sa), raw(v[1], sa), i)
         })
         .collect();
     rows.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| b.3.cmp(&a.3)));
