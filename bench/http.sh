@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/peers"
 seconds=${SECONDS_PER_RUN:-60}
-cargo build -q --release --bin httpbench
+cargo build -q --release --features own_stats --bin httpbench
 for c in "${@:-1 4 16}"; do
   for n in $c; do
     target/release/httpbench "$n" "$seconds"

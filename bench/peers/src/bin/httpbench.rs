@@ -20,6 +20,15 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOC: rustprof::heap::Sampled<System> = rustprof::heap::Sampled::new(System);
 
+/// What rustprof itself holds on the heap (its own counters; the API came
+/// with them: 0 without feature `own_stats`).
+fn own_live() -> u64 {
+    #[cfg(feature = "own_stats")]
+    return rustprof::heap::own_stats().live_bytes().max(0) as u64;
+    #[cfg(not(feature = "own_stats"))]
+    0
+}
+
 fn rss_bytes() -> u64 {
     let s = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0) * 4096
@@ -78,12 +87,15 @@ const PATHS: [&str; 10] = [
 struct Seen {
     ok: AtomicU64,
     busy: AtomicU64,
+    /// 500s: a CPU profile while another runs (Go's answer too).
+    cpu_in_use: AtomicU64,
     failed: AtomicU64,
     bytes: AtomicU64,
     largest: AtomicU64,
 }
 
 fn fetch(a: SocketAddr, path: &str, seen: &Seen) {
+    let verbose = std::env::var_os("HTTPBENCH_VERBOSE").is_some();
     let Ok(mut s) = TcpStream::connect(a) else {
         seen.failed.fetch_add(1, Ordering::Relaxed);
         return;
@@ -95,6 +107,9 @@ fn fetch(a: SocketAddr, path: &str, seen: &Seen) {
     }
     let mut head = [0u8; 12];
     if s.read_exact(&mut head).is_err() {
+        if verbose {
+            eprintln!("{path}: no status line");
+        }
         seen.failed.fetch_add(1, Ordering::Relaxed);
         return;
     }
@@ -104,7 +119,12 @@ fn fetch(a: SocketAddr, path: &str, seen: &Seen) {
         match s.read(&mut buf) {
             Ok(0) => break,
             Ok(k) => n += k as u64,
-            Err(_) => {
+            // The CPU profiler's signals (this process is the service).
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                if verbose {
+                    eprintln!("{path}: {e} after {n} bytes");
+                }
                 seen.failed.fetch_add(1, Ordering::Relaxed);
                 return;
             }
@@ -113,7 +133,13 @@ fn fetch(a: SocketAddr, path: &str, seen: &Seen) {
     match &head[9..12] {
         b"200" => seen.ok.fetch_add(1, Ordering::Relaxed),
         b"503" => seen.busy.fetch_add(1, Ordering::Relaxed),
-        _ => seen.failed.fetch_add(1, Ordering::Relaxed),
+        b"500" if path.contains("profile?") => seen.cpu_in_use.fetch_add(1, Ordering::Relaxed),
+        other => {
+            if std::env::var_os("HTTPBENCH_VERBOSE").is_some() {
+                eprintln!("{path}: {}", String::from_utf8_lossy(other));
+            }
+            seen.failed.fetch_add(1, Ordering::Relaxed)
+        }
     };
     seen.bytes.fetch_add(n, Ordering::Relaxed);
     seen.largest.fetch_max(n, Ordering::Relaxed);
@@ -143,10 +169,13 @@ fn main() {
     let seen = Arc::new(Seen::default());
     let done = Arc::new(AtomicBool::new(false));
     let peak = Arc::new(Mutex::new(base));
+    let own_base = own_live();
+    let own_peak = Arc::new(AtomicU64::new(own_base));
     let sampler = {
-        let (done, peak) = (done.clone(), peak.clone());
+        let (done, peak, own_peak) = (done.clone(), peak.clone(), own_peak.clone());
         std::thread::spawn(move || {
             while !done.load(Ordering::Relaxed) {
+                own_peak.fetch_max(own_live(), Ordering::Relaxed);
                 let r = rss_bytes();
                 let mut p = peak.lock().unwrap_or_else(|e| e.into_inner());
                 *p = (*p).max(r);
@@ -180,19 +209,35 @@ fn main() {
     let mb = |b: u64| b as f64 / (1 << 20) as f64;
     println!(
         "clients={clients} seconds={wall:.0} rate={rate} live_heap_mb={:.1} rss_base_mb={:.1} rss_peak_mb={:.1} \
-         rss_end_mb={:.1} peak_over_base_mb={:.1} ok={} busy503={} failed={} largest_response_mb={:.1} \
-         served_mb={:.0}",
+         rss_end_mb={:.1} peak_over_base_mb={:.1} own_base_mb={:.1} own_peak_mb={:.1} ok={} busy503={} \
+         cpu_in_use500={} failed={} largest_response_mb={:.1} served_mb={:.0}",
         live as f64 / (1 << 20) as f64,
         mb(base),
         mb(peak),
         mb(end_rss),
         mb(peak.saturating_sub(base)),
+        mb(own_base),
+        mb(own_peak.load(Ordering::Relaxed)),
         seen.ok.load(Ordering::Relaxed),
         seen.busy.load(Ordering::Relaxed),
+        seen.cpu_in_use.load(Ordering::Relaxed),
         seen.failed.load(Ordering::Relaxed),
         mb(seen.largest.load(Ordering::Relaxed)),
         mb(seen.bytes.load(Ordering::Relaxed)),
     );
+    #[cfg(feature = "own_stats")]
+    {
+        let c = rustprof::symbols::cache_stats();
+        println!(
+            "  symbol cache: {} binaries, {:.1} MB, {} opens for {} lookups; heap profiler tables {:.1} MB, {} records",
+            c.binaries.len(),
+            mb(c.bytes as u64),
+            c.opens,
+            c.lookups,
+            mb(rustprof::heap::profiler_memory() as u64),
+            rustprof::heap::record_count()
+        );
+    }
     stop.store(true, Ordering::Relaxed);
     drop(server);
 }

@@ -53,7 +53,12 @@ pub(crate) fn serve(mut stream: TcpStream, ctx: &Ctx, limits: &Limits) {
         503 => Counters::bump(&c.busy),
         _ => {}
     }
-    match write_response(&mut stream, resp, head, http11, Instant::now() + limits.write_timeout) {
+    let streamed = matches!(resp.body, Body::Stream(_));
+    let written = write_response(&mut stream, resp, head, http11, Instant::now() + limits.write_timeout);
+    if streamed {
+        release_freed_memory();
+    }
+    match written {
         Ok(()) => Counters::bump(&c.served),
         Err(e) if e.kind() == io::ErrorKind::TimedOut || e.kind() == io::ErrorKind::WouldBlock => {
             Counters::bump(&c.timed_out)
@@ -61,6 +66,17 @@ pub(crate) fn serve(mut stream: TcpStream, ctx: &Ctx, limits: &Limits) {
         Err(_) => Counters::bump(&c.canceled),
     }
     linger(&stream);
+}
+
+/// Gives the memory a profile took back to the system: glibc keeps what
+/// threads freed in their arenas, and a profile is megabytes freed at once on
+/// a short-lived thread. (A no-op for memory of other allocators.)
+fn release_freed_memory() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: malloc_trim only returns free memory of glibc's arenas.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Ends the response cleanly: no more writes, and whatever the client still
@@ -73,6 +89,7 @@ fn linger(stream: &TcpStream) {
     for _ in 0..16 {
         match s.read(&mut buf) {
             Ok(n) if n > 0 => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             _ => break,
         }
     }
@@ -257,6 +274,7 @@ fn drain(rx: Receiver<TcpStream>) {
                     Ok(0) => return false,
                     Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => return false,
                 }
             }
