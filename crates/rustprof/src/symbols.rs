@@ -103,7 +103,7 @@ fn result_bytes(r: &[AddressFrames]) -> usize {
                     .sum::<usize>()
         })
         .sum();
-    r.len() * size_of::<AddressFrames>() + frames
+    std::mem::size_of_val(r) + frames
 }
 
 /// Symbolizes `addrs` of this process, mapped as `maps` says: one

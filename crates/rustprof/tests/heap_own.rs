@@ -145,7 +145,7 @@ fn building_profiles_is_not_counted_nor_sampled() {
 }
 
 /// Sends a request, reads the whole response into a buffer made before.
-fn fetch(addr: std::net::SocketAddr, path: &str, buf: &mut Vec<u8>) -> usize {
+fn fetch(addr: std::net::SocketAddr, path: &str, buf: &mut [u8]) -> usize {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes()).unwrap();
     let mut n = 0;
