@@ -23,10 +23,12 @@
 //!
 //! [`profile`] and [`allocs_profile`] write what Go's `heap` and `allocs`
 //! profiles hold: `alloc_objects`, `alloc_space`, `inuse_objects`,
-//! `inuse_space`, unbiased with Go's formula, one sample per (stack, size) with a
-//! `bytes` label. In-use figures are exact at the moment of writing (Go's are as
-//! of the last GC). [`stats`] and [`thread_stats`] are exact counters of every
-//! allocation (for `allocs/op` and `B/op` in benchmarks).
+//! `inuse_space`, unbiased with Go's formula, one sample per (stack, size class)
+//! with a `bytes` label (the average size). In-use figures are exact at the
+//! moment of writing (Go's are as of the last GC). [`stats`] and
+//! [`thread_stats`] are exact counters of every allocation of the program (for
+//! `allocs/op` and `B/op` in benchmarks); rustprof's own allocations (see
+//! [`own_stats`]) are neither counted there nor sampled.
 
 #![allow(unsafe_code)]
 
