@@ -255,4 +255,39 @@ mod tests {
         assert!(s.binaries.is_empty(), "{s:?}");
         assert_eq!(s.opens, opens + 2);
     }
+
+    /// A library symbolized, then dlclose'd: closed at the next build (zlib
+    /// is part of every Debian system, `zlib1g` is required).
+    #[test]
+    fn a_dlclosed_library_is_closed() {
+        let _l = L.lock().unwrap_or_else(|e| e.into_inner());
+        clear_cache();
+        set_cache_limit(usize::MAX / 2);
+        // SAFETY: loading and unloading zlib, whose constructors do nothing;
+        // the symbol is only used as an address, while the library is loaded.
+        let (handle, addr) = unsafe {
+            let h = libc::dlopen(c"libz.so.1".as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
+            assert!(!h.is_null(), "libz.so.1 (package zlib1g) is needed by this test");
+            let f = libc::dlsym(h, c"zlibVersion".as_ptr());
+            assert!(!f.is_null());
+            (h, f as u64)
+        };
+        let maps = rustprof_symbolize::read_proc_maps(None).unwrap();
+        let r = symbolize(&maps, &[addr]);
+        assert!(r[0].frames.iter().any(|f| f.function == "zlibVersion"), "{r:?}");
+        let libz = |s: &CacheStats| s.binaries.iter().any(|p| p.to_string_lossy().contains("libz.so"));
+        // (Whether it is cached now is not asserted: another test's build,
+        // with maps read before the dlopen, may close it meanwhile.)
+        // SAFETY: nothing of the library is used any more.
+        unsafe { libc::dlclose(handle) };
+        let maps = rustprof_symbolize::read_proc_maps(None).unwrap();
+        let still_mapped = maps.iter().any(|m| m.path.contains("libz.so"));
+        let here = target_fn as fn() -> u64 as usize as u64;
+        let _ = symbolize(&maps, &[here]);
+        let s = cache_stats();
+        set_cache_limit(DEFAULT_CACHE_LIMIT);
+        // Nothing else in this test binary links zlib.
+        assert!(!still_mapped, "libz.so is still mapped after dlclose");
+        assert!(!libz(&s), "{s:?}");
+    }
 }
