@@ -69,20 +69,20 @@ pub fn set_cache_limit(bytes: usize) {
 
 /// The cache's current contents and counters.
 pub fn cache_stats() -> CacheStats {
-    heap::own(|| {
+    heap::hand_over(heap::own(|| {
         let g = lock();
         let (binaries, bytes) = match g.as_ref() {
             Some(c) => (c.sym.open_paths().map(Path::to_path_buf).collect(), c.cost.values().sum()),
             None => (Vec::new(), 0),
         };
-        heap::hand_over(CacheStats {
+        CacheStats {
             binaries,
             bytes,
             limit: LIMIT.load(Ordering::Relaxed),
             opens: OPENS.load(Ordering::Relaxed),
             lookups: LOOKUPS.load(Ordering::Relaxed),
-        })
-    })
+        }
+    }))
 }
 
 /// Closes every cached binary.

@@ -200,7 +200,7 @@ impl Options {
         let stop2 = stop.clone();
         let thread =
             crate::heap::spawn_own("rustprof-http", move || accept_loop(listener, ctx, stop2, limits))?;
-        Ok(Server { addr, stop, counters, thread: Some(thread) })
+        Ok(Server { addr, inner: Some(Inner { stop, counters, thread }) })
     }
 }
 
@@ -223,9 +223,14 @@ pub fn serve(addr: impl Into<String>) -> io::Result<Server> {
 #[must_use = "the server stops when this is dropped: keep it (`let _server = ...`) for as long as it should serve"]
 pub struct Server {
     addr: SocketAddr,
+    /// Taken (and freed as rustprof's own memory) when the server stops.
+    inner: Option<Inner>,
+}
+
+struct Inner {
     stop: Arc<AtomicBool>,
     counters: Arc<limits::Counters>,
-    thread: Option<crate::heap::OwnThread<()>>,
+    thread: crate::heap::OwnThread<()>,
 }
 
 /// What a [`Server`] has done so far.
@@ -259,7 +264,7 @@ impl Server {
 
     /// Counters of what the server did.
     pub fn stats(&self) -> ServerStats {
-        let c = &self.counters;
+        let Some(c) = self.inner.as_ref().map(|i| &i.counters) else { return ServerStats::default() };
         let r = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         ServerStats {
             served: r(&c.served),
@@ -278,13 +283,13 @@ impl Server {
     }
 
     fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        crate::heap::own(|| {
+        let Some(inner) = self.inner.take() else { return };
+        let addr = self.addr;
+        crate::heap::own(move || {
+            inner.stop.store(true, Ordering::Release);
             // Wake the blocking accept.
-            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
-            if let Some(t) = self.thread.take() {
-                let _ = t.join();
-            }
+            let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+            let _ = inner.thread.join();
         });
     }
 }
