@@ -49,6 +49,7 @@ pub mod labels;
 mod pbuild;
 pub mod signal;
 pub(crate) mod stack;
+pub mod symbols;
 pub mod sync;
 mod sys;
 pub mod threads;

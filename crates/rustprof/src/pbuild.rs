@@ -1,13 +1,14 @@
 //! Turning raw stacks (addresses) into a symbolized profile: one Location per
 //! distinct address with its inlined frames as Lines, Mappings from
 //! `/proc/self/maps` with file offsets and GNU build IDs, Rust names demangled
-//! without the hash. Shared by every profiler. The symbolizer's caches live only
-//! for one build.
+//! without the hash. Shared by every profiler, through the process-wide symbol
+//! cache ([`crate::symbols`]). Building is rustprof's own work: its
+//! allocations are not the program's ([`crate::heap::Own`]).
 
 use std::collections::HashMap;
 
 use rustprof_profile::{Label, Line, LocationIdx, MappingIdx, Profile, ProfileBuilder};
-use rustprof_symbolize::{MapEntry, Symbolizer};
+use rustprof_symbolize::MapEntry;
 
 /// A stack: addresses leaf first. When `exact_leaf`, the first address is an
 /// interrupted PC (used as is); every other address is a return address, whose
@@ -119,12 +120,16 @@ impl StackProfile {
     }
 
     /// Symbolizes every address and builds the profile.
+    /// The caller hands the profile over ([`crate::heap::hand_over`]) when it
+    /// leaves rustprof.
     pub(crate) fn build(self) -> Profile {
+        let _inside = crate::heap::Own::enter();
         let maps = rustprof_symbolize::read_proc_maps(None).unwrap_or_default();
         self.build_with_maps(&maps)
     }
 
     pub(crate) fn build_with_maps(self, maps: &[MapEntry]) -> Profile {
+        let _inside = crate::heap::Own::enter();
         let mut b = ProfileBuilder::new(&self.sample_types);
         b.period(self.period.0, self.period.1, self.period.2);
         b.time_nanos(self.time_nanos);
@@ -142,9 +147,7 @@ impl StackProfile {
         addrs.sort_unstable();
         addrs.dedup();
         addrs.retain(|a| !self.pseudo.contains_key(a));
-        let mut symbolizer = Symbolizer::new();
-        let frames = rustprof_symbolize::symbolize_addresses(&mut symbolizer, maps, &addrs);
-        drop(symbolizer);
+        let frames = crate::symbols::symbolize(maps, &addrs);
         let mut symbolized_mapping = vec![false; maps.len()];
         let mut loc_of: HashMap<u64, LocationIdx> = HashMap::new();
         // For trimming, per address: its mapping, lines, and per line whether it

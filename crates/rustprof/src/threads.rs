@@ -95,6 +95,11 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
 
 /// The stacks of every thread of the process.
 pub fn dump() -> io::Result<Vec<ThreadStack>> {
+    crate::heap::own(dump_own).map(crate::heap::hand_over)
+}
+
+/// [`dump`], inside rustprof.
+fn dump_own() -> io::Result<Vec<ThreadStack>> {
     let _g = DUMP_LOCK.lock().unwrap_or_else(|e| e.into_inner());
     unwind::init_caches();
     unwind::acquire();
@@ -138,8 +143,7 @@ pub fn dump() -> io::Result<Vec<ThreadStack>> {
 /// The thread dump as a profile: `threads/count`, one sample per distinct stack,
 /// thread name and labels.
 pub fn profile() -> io::Result<Profile> {
-    let stacks = dump()?;
-    Ok(profile_of(&stacks))
+    crate::heap::own(|| Ok(profile_of(&dump_own()?))).map(crate::heap::hand_over)
 }
 
 fn profile_of(stacks: &[ThreadStack]) -> Profile {
@@ -175,8 +179,7 @@ fn symbolize(stacks: &[ThreadStack]) -> BTreeMap<u64, Vec<TextFrame>> {
     }
     addrs.sort_unstable();
     addrs.dedup();
-    let mut sym = rustprof_symbolize::Symbolizer::new();
-    let frames = rustprof_symbolize::symbolize_addresses(&mut sym, &maps, &addrs);
+    let frames = crate::symbols::symbolize(&maps, &addrs);
     addrs
         .into_iter()
         .zip(frames)
@@ -195,8 +198,7 @@ fn symbolize(stacks: &[ThreadStack]) -> BTreeMap<u64, Vec<TextFrame>> {
 /// of identical stacks, `# labels:` and `#\t0xPC\tfunction\tfile:line` frames);
 /// `debug` 2 (or more) lists every thread like a panic traceback.
 pub fn dump_text(debug: u32) -> io::Result<String> {
-    let stacks = dump()?;
-    Ok(text_of(&stacks, debug))
+    crate::heap::own(|| Ok(text_of(&dump_own()?, debug))).map(crate::heap::hand_over)
 }
 
 fn text_of(stacks: &[ThreadStack], debug: u32) -> String {

@@ -102,9 +102,29 @@ fn raw(addr: SocketAddr, request: &[u8]) -> Reply {
     let head = String::from_utf8_lossy(&buf[..end]).into_owned();
     let mut lines = head.split("\r\n");
     let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers =
+    let headers: Vec<(String, String)> =
         lines.filter_map(|l| l.split_once(": ").map(|(k, v)| (k.to_string(), v.to_string()))).collect();
-    Reply { status, headers, body: buf[end + 4..].to_vec() }
+    let mut body = buf[end + 4..].to_vec();
+    if headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v == "chunked") {
+        body = dechunk(&body);
+    }
+    Reply { status, headers, body }
+}
+
+/// The body of a chunked response; panics when it is cut short.
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = b.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+        let n = usize::from_str_radix(std::str::from_utf8(&b[..eol]).unwrap().trim(), 16).unwrap();
+        b = &b[eol + 2..];
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[..n]);
+        assert_eq!(&b[n..n + 2], b"\r\n");
+        b = &b[n + 2..];
+    }
 }
 
 fn get(addr: SocketAddr, path: &str) -> Reply {
@@ -236,8 +256,9 @@ fn go_errors() {
     check("/debug/pprof/heap?seconds=x", 400, "invalid value for \"seconds\" - must be a positive integer\n");
     check("/debug/pprof/heap?seconds=0", 400, "invalid value for \"seconds\" - must be a positive integer\n");
     check("/debug/pprof/heap?seconds=1&debug=1", 400, "seconds and debug params are incompatible\n");
-    check("/debug/pprof/profile?seconds=100", 400, "profile duration exceeds server's WriteTimeout\n");
-    check("/debug/pprof/heap?seconds=100", 400, "profile duration exceeds server's WriteTimeout\n");
+    let limit = "profile duration exceeds the server's limit of 59 seconds (Options::max_seconds)\n";
+    check("/debug/pprof/profile?seconds=100", 400, limit);
+    check("/debug/pprof/heap?seconds=100", 400, limit);
     check("/elsewhere", 404, "404 page not found\n");
     let r = raw(a, b"POST /debug/pprof/heap HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(r.status, 405);
@@ -325,6 +346,15 @@ fn token_and_loopback() {
     assert_eq!(wrong.status, 401);
     let ok = raw(a, b"GET /debug/pprof/ HTTP/1.1\r\nAuthorization: Bearer s3cret\r\n\r\n");
     assert_eq!(ok.status, 200);
+    // The scheme is case-insensitive (RFC 7235); the token is not.
+    for auth in ["bearer s3cret", "BEARER s3cret", "beaRer   s3cret"] {
+        let r = raw(a, format!("GET /debug/pprof/ HTTP/1.1\r\nAuthorization: {auth}\r\n\r\n").as_bytes());
+        assert_eq!(r.status, 200, "{auth}");
+    }
+    for auth in ["Bearer S3CRET", "Basic s3cret", "Bearers3cret"] {
+        let r = raw(a, format!("GET /debug/pprof/ HTTP/1.1\r\nAuthorization: {auth}\r\n\r\n").as_bytes());
+        assert_eq!(r.status, 401, "{auth}");
+    }
     server.stop();
     assert!(TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_err() || get_fails(a));
 }

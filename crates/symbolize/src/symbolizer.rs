@@ -134,6 +134,13 @@ impl Symbolizer {
         self.entries = Vec::new();
     }
 
+    /// Closes the binary opened from `path`, if open; returns whether it was.
+    pub fn remove(&mut self, path: &Path) -> bool {
+        let before = self.entries.len();
+        self.entries.retain(|e| e.path != path);
+        self.entries.len() != before
+    }
+
     fn evict(&mut self) {
         if self.entries.len() > self.capacity {
             let excess = self.entries.len() - self.capacity;
@@ -208,5 +215,6 @@ mod tests {
         assert!(matches!(err, Error::Io { .. }));
         assert!(err.to_string().contains("/nonexistent/rustprof/binary"), "{err}");
         assert!(s.is_empty());
+        assert!(!s.remove(Path::new("/nonexistent/rustprof/binary")));
     }
 }

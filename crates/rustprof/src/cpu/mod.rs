@@ -33,7 +33,6 @@ pub(crate) mod unwind;
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rustprof_profile::Profile;
@@ -289,7 +288,7 @@ struct Session {
     start_wall: i64,
     start: Instant,
     start_cpu_ns: u64,
-    collector: Option<JoinHandle<Collected>>,
+    collector: Option<crate::heap::OwnThread<Collected>>,
 }
 
 // SAFETY: the raw pointer is owned by the session and freed once at stop.
@@ -297,6 +296,7 @@ unsafe impl Send for Session {}
 
 /// A running CPU profile; [`CpuProfiler::stop`] returns it. Dropping it stops the
 /// profile and discards it.
+#[must_use = "the profile stops and is discarded when this is dropped: keep it and call stop()"]
 pub struct CpuProfiler {
     session: Option<Session>,
 }
@@ -309,7 +309,9 @@ pub fn start(opts: CpuOptions) -> Result<CpuProfiler, CpuError> {
     if IN_USE.swap(true, Ordering::AcqRel) {
         return Err(CpuError::InUse);
     }
-    match start_session(opts) {
+    // The session's memory is rustprof's own, as is all it allocates until
+    // the profile is handed over at stop.
+    match crate::heap::own(|| start_session(opts)) {
         Ok(s) => Ok(CpuProfiler { session: Some(s) }),
         Err(e) => {
             IN_USE.store(false, Ordering::Release);
@@ -436,10 +438,10 @@ fn start_session(opts: CpuOptions) -> Result<Session, CpuError> {
         return Err(CpuError::Io(e));
     }
     let shared_addr = shared as usize;
-    let handle = std::thread::Builder::new()
-        .name("rustprof-cpu".into())
-        .spawn(move || collect(shared_addr as *const Shared, period_ns, exclude_kernel))
-        .map_err(CpuError::Io)?;
+    let handle = crate::heap::spawn_own("rustprof-cpu", move || {
+        collect(shared_addr as *const Shared, period_ns, exclude_kernel)
+    })
+    .map_err(CpuError::Io)?;
     session.collector = Some(handle);
     Ok(session)
 }
@@ -647,19 +649,24 @@ impl CpuProfiler {
         let Some(mut s) = self.session.take() else {
             return Err(CpuError::InUse);
         };
-        let collected = teardown(&mut s);
-        let duration = s.start.elapsed();
-        let cpu_ns = sys::process_cpu_ns().saturating_sub(s.start_cpu_ns);
-        IN_USE.store(false, Ordering::Release);
-        Ok(build_profile(&s, collected, duration, cpu_ns))
+        let p = crate::heap::own(move || {
+            let collected = teardown(&mut s);
+            let duration = s.start.elapsed();
+            let cpu_ns = sys::process_cpu_ns().saturating_sub(s.start_cpu_ns);
+            IN_USE.store(false, Ordering::Release);
+            build_profile(&s, collected, duration, cpu_ns)
+        });
+        Ok(crate::heap::hand_over(p))
     }
 }
 
 impl Drop for CpuProfiler {
     fn drop(&mut self) {
         if let Some(mut s) = self.session.take() {
-            teardown(&mut s);
-            IN_USE.store(false, Ordering::Release);
+            crate::heap::own(move || {
+                teardown(&mut s);
+                IN_USE.store(false, Ordering::Release);
+            });
         }
     }
 }

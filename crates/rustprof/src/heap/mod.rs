@@ -23,21 +23,30 @@
 //!
 //! [`profile`] and [`allocs_profile`] write what Go's `heap` and `allocs`
 //! profiles hold: `alloc_objects`, `alloc_space`, `inuse_objects`,
-//! `inuse_space`, unbiased with Go's formula, one sample per (stack, size) with a
-//! `bytes` label. In-use figures are exact at the moment of writing (Go's are as
-//! of the last GC). [`stats`] and [`thread_stats`] are exact counters of every
-//! allocation (for `allocs/op` and `B/op` in benchmarks).
+//! `inuse_space`, unbiased with Go's formula, one sample per (stack, size class)
+//! with a `bytes` label (the average size). In-use figures are exact at the
+//! moment of writing (Go's are as of the last GC). [`stats`] and
+//! [`thread_stats`] are exact counters of every allocation of the program (for
+//! `allocs/op` and `B/op` in benchmarks); rustprof's own allocations (see
+//! [`own_stats`]) are neither counted there nor sampled.
 
 #![allow(unsafe_code)]
 
+mod local;
+mod spawn;
+
 use std::alloc::{GlobalAlloc, Layout};
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use rustprof_profile::Profile;
 
+#[cfg(feature = "axum")]
+pub(crate) use self::local::outside;
+use self::local::{LOCAL, Local, init_thread};
+pub(crate) use self::local::{Own, hand_over, own, own_thread};
+pub(crate) use self::spawn::{OwnThread, spawn as spawn_own};
 use crate::pbuild::{LabelValue, Stack, StackProfile};
 
 /// Go's default: one sample per 512 KiB allocated, on average.
@@ -158,75 +167,10 @@ impl AllocStats {
     }
 }
 
-/// A thread's counters: written only by their thread (a load and a store, no
-/// read-modify-write), read by others.
-struct Counters {
-    allocs: AtomicU64,
-    alloc_bytes: AtomicU64,
-    frees: AtomicU64,
-    free_bytes: AtomicU64,
-}
-
-#[inline(always)]
-fn bump(c: &AtomicU64, v: u64) {
-    c.store(c.load(Ordering::Relaxed).wrapping_add(v), Ordering::Relaxed);
-}
-
-impl Counters {
-    const fn new() -> Self {
-        Counters {
-            allocs: AtomicU64::new(0),
-            alloc_bytes: AtomicU64::new(0),
-            frees: AtomicU64::new(0),
-            free_bytes: AtomicU64::new(0),
-        }
-    }
-    fn read(&self) -> AllocStats {
-        AllocStats {
-            allocs: self.allocs.load(Ordering::Relaxed),
-            alloc_bytes: self.alloc_bytes.load(Ordering::Relaxed),
-            frees: self.frees.load(Ordering::Relaxed),
-            free_bytes: self.free_bytes.load(Ordering::Relaxed),
-        }
-    }
-}
-
-/// Per-thread state. Constant-initialized and without a destructor, so that
-/// reaching it is an offset from the thread pointer, valid until the thread ends.
-struct Local {
-    /// Bytes left before the next sample.
-    countdown: Cell<i64>,
-    /// Inside the profiler: its own allocations are not sampled.
-    busy: Cell<bool>,
-    /// Holding the table lock: a free seen now is of the table's own memory.
-    locked: Cell<bool>,
-    /// Registered (counters visible to other threads, random state seeded).
-    init: Cell<bool>,
-    rng: Cell<u64>,
-    counters: Counters,
-}
-
-thread_local! {
-    static LOCAL: Local = const {
-        Local {
-            countdown: Cell::new(0),
-            busy: Cell::new(false),
-            locked: Cell::new(false),
-            init: Cell::new(false),
-            rng: Cell::new(0),
-            counters: Counters::new(),
-        }
-    };
-    /// Unregisters the thread's counters when it ends (registered lazily, on the
-    /// slow path).
-    static REGISTRATION: Registration = const { Registration };
-}
-
 #[inline(always)]
 fn on_alloc(p: *mut u8, size: usize) {
     LOCAL.with(|l| {
-        bump(&l.counters.allocs, 1);
-        bump(&l.counters.alloc_bytes, size as u64);
+        l.counters.count_alloc(size);
         let c = l.countdown.get() - size as i64;
         l.countdown.set(c);
         if c <= 0 {
@@ -238,8 +182,11 @@ fn on_alloc(p: *mut u8, size: usize) {
 #[inline(always)]
 fn on_free_counters(size: usize) {
     LOCAL.with(|l| {
-        bump(&l.counters.frees, 1);
-        bump(&l.counters.free_bytes, size as u64);
+        if l.watch.get() {
+            local::slow_free(l, size);
+        } else {
+            l.counters.count_free(size);
+        }
     })
 }
 
@@ -300,10 +247,15 @@ impl Table {
 #[cold]
 #[inline(never)]
 fn slow_alloc(l: &Local, p: *mut u8, size: usize) {
+    if l.divert_alloc(size) {
+        // rustprof's own allocation (not sampled, counted apart), or one of a
+        // thread that is ending.
+        return;
+    }
     if !l.init.get() {
-        init_thread(l);
         // The first allocation of a thread starts its first gap.
-        let c = draw(l, RATE.load(Ordering::Relaxed)) - size as i64;
+        init_thread(l);
+        let c = l.countdown.get() - size as i64;
         l.countdown.set(c);
         if c > 0 {
             return;
@@ -314,36 +266,10 @@ fn slow_alloc(l: &Local, p: *mut u8, size: usize) {
         l.countdown.set(OFF_RECHECK);
         return;
     }
-    if l.busy.get() {
-        // The profiler's own allocation: not sampled, and not counted against
-        // the gap either, so that sampling does not depend on what the profiler
-        // allocated (a refresh, a table growing).
-        l.countdown.set(l.countdown.get() + size as i64);
-        return;
-    }
-    l.busy.set(true);
+    let was = l.enter();
     record_alloc(l, p, size);
-    l.countdown.set(draw(l, rate));
-    l.busy.set(false);
-}
-
-/// Seeds the thread's random state and registers its counters.
-fn init_thread(l: &Local) {
-    l.init.set(true);
-    let seed = (l as *const Local as u64)
-        ^ (crate::sys::now_ns() as u64).rotate_left(32)
-        ^ crate::sys::gettid() as u64;
-    l.rng.set(seed | 1);
-    IN_USE.store(true, Ordering::Relaxed);
-    l.busy.set(true);
-    {
-        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
-        threads.push(&l.counters as *const Counters as usize);
-    }
-    // Lazily registers the destructor that unregisters the counters (this may
-    // allocate, hence busy).
-    let _ = REGISTRATION.try_with(|_| ());
-    l.busy.set(false);
+    l.set_gap(draw(l, rate));
+    l.leave(was);
 }
 
 /// Draws the next gap: exponential with mean `rate` bytes (at least 1).
@@ -375,16 +301,30 @@ pub fn seed_thread(seed: u64) {
             init_thread(l);
         }
         l.rng.set(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
-        l.countdown.set(draw(l, RATE.load(Ordering::Relaxed)));
+        l.set_gap(draw(l, RATE.load(Ordering::Relaxed)));
     })
 }
 
-/// One (stack, size) bucket, as Go keeps them.
+/// One (stack, size class) bucket, as Go keeps them, with the exact bytes.
 struct Bucket {
     stack: u32,
-    size: usize,
     allocs: u64,
     frees: u64,
+    alloc_bytes: u64,
+    free_bytes: u64,
+}
+
+/// The size class of an allocation of `size` bytes, as the bucket key: sizes
+/// up to 128 bytes in steps of 16, larger ones in 8 steps per power of two (at
+/// most 12.5% apart), as Go's allocator classes them. Bounds the number of
+/// buckets of one stack (about 8 per doubling of the size) where exact sizes
+/// would make one per size ever seen.
+fn size_class(size: usize) -> usize {
+    if size <= 128 {
+        return size.div_ceil(16) * 16;
+    }
+    let shift = usize::BITS - 1 - size.leading_zeros() - 3;
+    ((size - 1) >> shift).wrapping_add(1) << shift
 }
 
 /// The sampled allocations.
@@ -394,18 +334,13 @@ struct Table {
     stack_ids: HashMap<Box<[u64]>, u32>,
     buckets: Vec<Bucket>,
     bucket_ids: HashMap<(u32, usize), u32>,
-    /// Live sampled blocks: address → bucket.
-    live: HashMap<usize, u32>,
+    /// Live sampled blocks: address → (bucket, size).
+    live: HashMap<usize, (u32, usize)>,
     /// Live sampled blocks per filter slot.
     slot_counts: HashMap<u32, u32>,
 }
 
 static TABLE: Mutex<Option<Table>> = Mutex::new(None);
-/// Counters of the registered threads (addresses of their `Counters`).
-static THREADS: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-/// Counters of threads that ended.
-static EXITED: Mutex<AllocStats> =
-    Mutex::new(AllocStats { allocs: 0, alloc_bytes: 0, frees: 0, free_bytes: 0 });
 
 /// The table, locked, with the thread marked as inside it.
 struct Locked<'a> {
@@ -423,17 +358,13 @@ impl Drop for Locked<'_> {
     fn drop(&mut self) {
         LOCAL.with(|l| {
             l.locked.set(false);
-            l.busy.set(self.was_busy);
+            l.leave(self.was_busy);
         });
     }
 }
 
 fn lock_table() -> Locked<'static> {
-    let was_busy = LOCAL.with(|l| {
-        let b = l.busy.get();
-        l.busy.set(true);
-        b
-    });
+    let was_busy = LOCAL.with(Local::enter);
     let guard = TABLE.lock().unwrap_or_else(|e| e.into_inner());
     LOCAL.with(|l| l.locked.set(true));
     Locked { guard, was_busy }
@@ -454,22 +385,26 @@ fn record_alloc(_l: &Local, p: *mut u8, size: usize) {
             id
         }
     };
-    let bucket = *t.bucket_ids.entry((stack, size)).or_insert_with(|| {
-        t.buckets.push(Bucket { stack, size, allocs: 0, frees: 0 });
+    let bucket = *t.bucket_ids.entry((stack, size_class(size))).or_insert_with(|| {
+        t.buckets.push(Bucket { stack, allocs: 0, frees: 0, alloc_bytes: 0, free_bytes: 0 });
         (t.buckets.len() - 1) as u32
     });
-    t.buckets[bucket as usize].allocs += 1;
-    if let Some(old) = t.live.insert(p as usize, bucket) {
+    let b = &mut t.buckets[bucket as usize];
+    b.allocs += 1;
+    b.alloc_bytes += size as u64;
+    if let Some((old, old_size)) = t.live.insert(p as usize, (bucket, size)) {
         // A block we never saw freed (cannot happen through this allocator):
         // count it freed rather than leak it.
-        t.buckets[old as usize].frees += 1;
+        let b = &mut t.buckets[old as usize];
+        b.frees += 1;
+        b.free_bytes += old_size as u64;
     } else {
         t.filter_add(p);
     }
 }
 
-/// A removed live record: (bucket).
-type Record = u32;
+/// A removed live record: (bucket, size).
+type Record = (u32, usize);
 
 /// Removes `p` from the live sampled blocks (counting it freed) if it is one.
 #[cold]
@@ -482,10 +417,12 @@ fn take_record(p: *mut u8) -> Option<Record> {
     }
     let mut g = lock_table();
     let t = g.table();
-    let b = t.live.remove(&(p as usize))?;
-    t.buckets[b as usize].frees += 1;
+    let r = t.live.remove(&(p as usize))?;
+    let b = &mut t.buckets[r.0 as usize];
+    b.frees += 1;
+    b.free_bytes += r.1 as u64;
     t.filter_remove(p);
-    Some(b)
+    Some(r)
 }
 
 /// Undoes [`take_record`] (a `realloc` that failed).
@@ -493,34 +430,11 @@ fn take_record(p: *mut u8) -> Option<Record> {
 fn put_back(p: *mut u8, b: Record) {
     let mut g = lock_table();
     let t = g.table();
-    t.buckets[b as usize].frees -= 1;
+    let bucket = &mut t.buckets[b.0 as usize];
+    bucket.frees -= 1;
+    bucket.free_bytes -= b.1 as u64;
     t.live.insert(p as usize, b);
     t.filter_add(p);
-}
-
-/// Unregisters a thread's counters when it ends, keeping their totals.
-struct Registration;
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        let Ok(addr) = LOCAL.try_with(|l| {
-            l.busy.set(true);
-            &l.counters as *const Counters as usize
-        }) else {
-            return;
-        };
-        let mut threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(i) = threads.iter().position(|&a| a == addr) {
-            threads.swap_remove(i);
-            // SAFETY: the address is this thread's live `Counters`.
-            let s = unsafe { &*(addr as *const Counters) }.read();
-            let mut e = EXITED.lock().unwrap_or_else(|e| e.into_inner());
-            e.allocs += s.allocs;
-            e.alloc_bytes += s.alloc_bytes;
-            e.frees += s.frees;
-            e.free_bytes += s.free_bytes;
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -535,7 +449,7 @@ pub fn set_sample_rate(bytes: usize) -> usize {
     // The calling thread takes it at once.
     LOCAL.with(|l| {
         if l.init.get() {
-            l.countdown.set(draw(l, bytes));
+            l.set_gap(draw(l, bytes));
         }
     });
     old
@@ -552,37 +466,28 @@ pub fn is_installed() -> bool {
     IN_USE.load(Ordering::Relaxed)
 }
 
-/// Exact counters of every allocation of the process so far (threads that ended
-/// included). Zero when [`Sampled`] is not the global allocator.
+/// Exact counters of every allocation of the program so far (threads that
+/// ended included), rustprof's own left out: what it allocates to record
+/// samples, symbolize, build and serve profiles, on any thread, is counted in
+/// [`own_stats`] instead, frees included, whichever thread frees. (A reading
+/// taken while another thread is inside rustprof may include that thread's
+/// one allocation in flight.) Zero when [`Sampled`] is not the global
+/// allocator.
 pub fn stats() -> AllocStats {
-    LOCAL.with(|l| {
-        if !l.init.get() {
-            init_thread(l);
-        }
-    });
-    let was_busy = LOCAL.with(|l| l.busy.replace(true));
-    let mut total = *EXITED.lock().unwrap_or_else(|e| e.into_inner());
-    {
-        let threads = THREADS.lock().unwrap_or_else(|e| e.into_inner());
-        for &a in threads.iter() {
-            // SAFETY: registered counters stay valid until their thread
-            // unregisters them under this lock.
-            let s = unsafe { &*(a as *const Counters) }.read();
-            total.allocs += s.allocs;
-            total.alloc_bytes += s.alloc_bytes;
-            total.frees += s.frees;
-            total.free_bytes += s.free_bytes;
-        }
-    }
-    LOCAL.with(|l| l.busy.set(was_busy));
-    total
+    local::totals().0
+}
+
+/// Exact counters of rustprof's own allocations (the complement of
+/// [`stats`]): its tables, its symbol cache, the profiles it builds, the HTTP
+/// server's threads. `live_bytes()` is what rustprof holds on the heap now.
+pub fn own_stats() -> AllocStats {
+    local::totals().1
 }
 
 /// Bytes the heap profiler itself holds: its tables of stacks, buckets and
 /// live sampled blocks (approximate: capacities times entry sizes), and the
 /// 16 KiB address filter.
 pub fn profiler_memory() -> usize {
-    let was_busy = LOCAL.with(|l| l.busy.replace(true));
     let n = {
         let mut g = lock_table();
         let t = g.table();
@@ -592,36 +497,39 @@ pub fn profiler_memory() -> usize {
             + t.stack_ids.capacity() * 24
             + t.buckets.capacity() * std::mem::size_of::<Bucket>()
             + t.bucket_ids.capacity() * 24
-            + t.live.capacity() * 16
+            + t.live.capacity() * 24
             + t.slot_counts.capacity() * 8
     };
-    LOCAL.with(|l| l.busy.set(was_busy));
     n + std::mem::size_of_val(&FILTER)
 }
 
-/// Exact counters of the calling thread's allocations and frees so far.
+/// Exact counters of the calling thread's allocations and frees so far
+/// (rustprof's own left out, as in [`stats`]).
 pub fn thread_stats() -> AllocStats {
-    LOCAL.with(|l| l.counters.read())
+    local::thread_totals().0
+}
+
+/// Exact counters of what the calling thread allocated and freed for
+/// rustprof itself.
+pub fn thread_own_stats() -> AllocStats {
+    local::thread_totals().1
 }
 
 /// The number of (stack, size) records, as Go's `Profile.Count()` for heap.
 pub fn record_count() -> usize {
-    let was_busy = LOCAL.with(|l| l.busy.replace(true));
-    let n = lock_table().table().buckets.len();
-    LOCAL.with(|l| l.busy.set(was_busy));
-    n
+    lock_table().table().buckets.len()
 }
 
 /// The heap profile (Go's `heap`): what is in use now, and what was allocated.
 /// Default sample type `inuse_space`.
 pub fn profile() -> Profile {
-    build(false)
+    hand_over(own(|| build(false)))
 }
 
 /// The allocs profile (Go's `allocs`): the same data, default sample type
 /// `alloc_space`.
 pub fn allocs_profile() -> Profile {
-    build(true)
+    hand_over(own(|| build(true)))
 }
 
 /// Go's `scaleHeapSample`: un-biases `count` objects of `size` total bytes
@@ -679,12 +587,14 @@ fn allocator_plumbing(name: &str) -> bool {
 
 fn build(allocs: bool) -> Profile {
     let rate = RATE.load(Ordering::Relaxed) as i64;
-    let was_busy = LOCAL.with(|l| l.busy.replace(true));
     // Copy the buckets out, then symbolize without the lock.
-    let snapshot: Vec<(Vec<u64>, usize, u64, u64)> = {
+    let snapshot: Vec<(Vec<u64>, [u64; 4])> = {
         let mut g = lock_table();
         let t = g.table();
-        t.buckets.iter().map(|b| (t.stacks[b.stack as usize].to_vec(), b.size, b.allocs, b.frees)).collect()
+        t.buckets
+            .iter()
+            .map(|b| (t.stacks[b.stack as usize].to_vec(), [b.allocs, b.alloc_bytes, b.frees, b.free_bytes]))
+            .collect()
     };
     let mut sp = StackProfile::new(
         &[
@@ -702,17 +612,18 @@ fn build(allocs: bool) -> Profile {
         sp.default_sample_type = Some("alloc_space");
     }
     // Newest bucket first, as Go lists them.
-    for (frames, size, a, f) in snapshot.iter().rev() {
-        let (a, f) = (*a as i64, *f as i64);
-        let size = *size as i64;
-        let (ao, ab) = scale_heap_sample(a, a * size, rate);
-        let (io, ib) = scale_heap_sample(a - f, (a - f) * size, rate);
+    for (frames, [a, ab, f, fb]) in snapshot.iter().rev() {
+        let (a, ab, f, fb) = (*a as i64, *ab as i64, *f as i64, *fb as i64);
+        // Each (count, bytes) pair un-biased with its own average size.
+        let (ao, ab_s) = scale_heap_sample(a, ab, rate);
+        let (io, ib) = scale_heap_sample(a - f, ab - fb, rate);
+        // The bucket's size: the average of its allocations (one size when
+        // they were all alike).
+        let size = if a > 0 { (ab as f64 / a as f64).round() as i64 } else { 0 };
         let labels = if size > 0 { vec![("bytes".to_string(), LabelValue::Num(size, ""))] } else { vec![] };
-        sp.add(Stack { frames, exact_leaf: false }, &[ao, ab, io, ib], labels);
+        sp.add(Stack { frames, exact_leaf: false }, &[ao, ab_s, io, ib], labels);
     }
-    let p = sp.build();
-    LOCAL.with(|l| l.busy.set(was_busy));
-    p
+    sp.build()
 }
 
 #[cfg(test)]
@@ -729,14 +640,8 @@ mod tests {
 
     #[test]
     fn gaps_have_the_mean_rate() {
-        let l = Local {
-            countdown: Cell::new(0),
-            busy: Cell::new(false),
-            locked: Cell::new(false),
-            init: Cell::new(true),
-            rng: Cell::new(12345),
-            counters: Counters::new(),
-        };
+        let l = Local::new();
+        l.rng.set(12345);
         let n = 200_000;
         let sum: i64 = (0..n).map(|_| draw(&l, 4096)).sum();
         let mean = sum as f64 / n as f64;
@@ -764,6 +669,23 @@ mod tests {
         {
             assert!(!allocator_plumbing(f), "{f}");
         }
+    }
+
+    #[test]
+    fn size_classes_are_at_most_an_eighth_apart() {
+        assert_eq!((size_class(0), size_class(1), size_class(16), size_class(17)), (0, 16, 16, 32));
+        assert_eq!(
+            (size_class(128), size_class(129), size_class(144), size_class(145)),
+            (128, 144, 144, 160)
+        );
+        let mut classes = std::collections::BTreeSet::new();
+        for s in 1..=65536usize {
+            let c = size_class(s);
+            assert!(c >= s && (c - s) * 8 <= s.max(128), "{s} -> {c}");
+            classes.insert(c);
+        }
+        // 8 classes up to 128 bytes, then 8 per doubling.
+        assert_eq!(classes.len(), 8 + 8 * 9);
     }
 
     #[test]

@@ -1,10 +1,19 @@
 //! The endpoints, independent of the transport (the std server and the axum
 //! router both call [`handle`]).
+//!
+//! A profile is built once per request, after the request got a place at the
+//! [`Gate`]; its body is then written as it is produced ([`Body::Stream`]), so
+//! that a request holds the profile and a buffer, never its text or encoding
+//! whole.
 
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustprof_profile::Profile;
 
+use super::limits::{Full, Gate};
 use super::request::query_pairs;
 use super::{Options, text};
 
@@ -21,21 +30,48 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// The body (POST).
     pub body: Vec<u8>,
+    /// Sent as HTTP/1.0 (a streamed body then ends with the connection
+    /// rather than being chunked).
+    pub http10: bool,
+}
+
+/// Writes a response body to the connection, as it is produced.
+pub type BodyWriter = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
+
+/// A response body.
+pub enum Body {
+    /// Bytes in memory (sent with a `Content-Length`).
+    Bytes(Vec<u8>),
+    /// Written as it is produced (chunked, or up to the end of the connection).
+    Stream(BodyWriter),
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Body::Stream(_) => write!(f, "Stream"),
+        }
+    }
 }
 
 /// A response: status, headers (without `Content-Length`), body.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Response {
     /// The status code.
     pub status: u16,
     /// Header lines.
     pub headers: Vec<(String, String)>,
     /// The body.
-    pub body: Vec<u8>,
+    pub body: Body,
 }
 
 impl Response {
     fn new(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+        Response::with_body(status, content_type, Body::Bytes(body))
+    }
+
+    fn with_body(status: u16, content_type: &str, body: Body) -> Response {
         Response {
             status,
             headers: vec![
@@ -46,9 +82,22 @@ impl Response {
         }
     }
 
-    fn with(mut self, k: &str, v: &str) -> Response {
+    pub(crate) fn with(mut self, k: &str, v: &str) -> Response {
         self.headers.push((k.into(), v.into()));
         self
+    }
+
+    /// The body written whole into memory (for transports that cannot stream,
+    /// and tests).
+    pub fn into_bytes(self) -> io::Result<Vec<u8>> {
+        match self.body {
+            Body::Bytes(b) => Ok(b),
+            Body::Stream(w) => {
+                let mut out = Vec::new();
+                w(&mut out)?;
+                Ok(out)
+            }
+        }
     }
 }
 
@@ -57,11 +106,19 @@ pub(crate) struct Ctx {
     token: Option<String>,
     max_seconds: u64,
     cpu_hz: u32,
+    pub(crate) gate: Arc<Gate>,
+    pub(crate) counters: Arc<super::limits::Counters>,
 }
 
 impl Ctx {
     pub(crate) fn new(o: &Options) -> Ctx {
-        Ctx { token: o.token.clone(), max_seconds: o.max_seconds, cpu_hz: o.cpu_hz }
+        Ctx {
+            token: o.token.clone(),
+            max_seconds: o.max_seconds,
+            cpu_hz: o.cpu_hz,
+            gate: Arc::new(Gate::new(o.max_profiles, o.max_profile_memory)),
+            counters: Arc::default(),
+        }
     }
 }
 
@@ -73,6 +130,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
         401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        499 => "Client Closed Request",
         408 => "Request Timeout",
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
@@ -121,22 +179,37 @@ const PROFILES: [(&str, &str); 9] = [
     ("threads", "Stack traces of all current threads. Use debug=2 as a query parameter for every thread."),
 ];
 
+/// Whether `Authorization` carries `token` with the `Bearer` scheme (the
+/// scheme's case does not matter, RFC 7235).
+fn authorized(req: &Request, token: &str) -> bool {
+    let given = req.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str());
+    given
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .is_some_and(|(_, t)| constant_time_eq(t.trim().as_bytes(), token.as_bytes()))
+}
+
+/// The endpoint a path names: `Some("")` for the index, `Some(name)` for
+/// `/debug/pprof/name` (one path segment), `None` for anything else.
+pub(crate) fn endpoint(path: &str) -> Option<&str> {
+    if path == "/debug/pprof" {
+        return Some("");
+    }
+    let name = path.strip_prefix("/debug/pprof/")?;
+    (!name.contains('/')).then_some(name)
+}
+
 /// Serves one request. `gone` says whether the client has left (a long
 /// profile then ends early).
 pub(crate) fn handle(req: &Request, ctx: &Ctx, gone: &dyn Fn() -> bool) -> Response {
-    if let Some(token) = &ctx.token {
-        let given = req.headers.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.as_str());
-        let ok = given
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|t| constant_time_eq(t.trim().as_bytes(), token.as_bytes()));
-        if !ok {
-            return error(401, "Unauthorized").with("WWW-Authenticate", "Bearer");
-        }
+    if let Some(token) = &ctx.token
+        && !authorized(req, token)
+    {
+        return error(401, "Unauthorized").with("WWW-Authenticate", "Bearer");
     }
-    let Some(name) = req.path.strip_prefix("/debug/pprof") else {
+    let Some(name) = endpoint(&req.path) else {
         return error(404, "404 page not found");
     };
-    let name = name.trim_start_matches('/');
     let post_ok = name == "symbol";
     if req.method != "GET" && req.method != "HEAD" && !(post_ok && req.method == "POST") {
         return error(405, "Method Not Allowed")
@@ -155,6 +228,20 @@ pub(crate) fn handle(req: &Request, ctx: &Ctx, gone: &dyn Fn() -> bool) -> Respo
         "trace" => error(404, "Unknown profile"),
         _ => named(ctx, name, &param, gone),
     }
+}
+
+/// The 503 of a request turned away by the [`Gate`] (or the answer to one
+/// whose client left).
+fn full(f: Full) -> Response {
+    match f {
+        Full::Gone => error(499, "client gone"),
+        f => error(503, &f.message()).with("Retry-After", "2"),
+    }
+}
+
+/// The bytes a profile takes in memory, as the [`Gate`] counts them.
+fn size_of_profile(p: &Profile) -> usize {
+    p.heap_bytes()
 }
 
 fn index() -> Response {
@@ -202,22 +289,49 @@ fn wait(d: Duration, gone: &dyn Fn() -> bool) -> bool {
     }
 }
 
-fn octet(name: &str, body: Vec<u8>) -> Response {
-    Response::new(200, "application/octet-stream", body)
+/// A profile, gzip-compressed as it is written; the place at the gate is held
+/// until the body is written.
+fn octet(name: &str, p: Profile, ticket: super::limits::Ticket) -> Response {
+    let body: BodyWriter = Box::new(move |w| {
+        let _ticket = ticket;
+        crate::write_gzip(&p, w)
+    });
+    Response::with_body(200, "application/octet-stream", Body::Stream(body))
         .with("Content-Disposition", &format!("attachment; filename=\"{name}\""))
 }
 
-fn gzip(p: &Profile) -> Vec<u8> {
-    let mut out = Vec::new();
-    // Writing to memory cannot fail.
-    let _ = crate::write_gzip(p, &mut out);
-    out
+/// A text body written from `p` as it is produced.
+fn text_body(
+    p: Profile,
+    ticket: super::limits::Ticket,
+    write: impl FnOnce(&Profile, &mut dyn Write) -> io::Result<()> + Send + 'static,
+) -> Response {
+    let body: BodyWriter = Box::new(move |w| {
+        let _ticket = ticket;
+        write(&p, w)
+    });
+    Response::with_body(200, "text/plain; charset=utf-8", Body::Stream(body))
+}
+
+fn limit_error(ctx: &Ctx) -> Response {
+    error(
+        400,
+        &format!(
+            "profile duration exceeds the server's limit of {} seconds (Options::max_seconds)",
+            ctx.max_seconds.saturating_sub(1)
+        ),
+    )
+}
+
+/// A place at the gate, or the response that says why not.
+fn admit(ctx: &Ctx, gone: &dyn Fn() -> bool) -> Result<super::limits::Ticket, Response> {
+    ctx.gate.enter(gone).map_err(full)
 }
 
 fn cpu_profile(ctx: &Ctx, seconds: Option<&str>, hz: Option<&str>, gone: &dyn Fn() -> bool) -> Response {
     let secs = cpu_seconds(seconds);
     if secs >= ctx.max_seconds {
-        return error(400, "profile duration exceeds server's WriteTimeout");
+        return limit_error(ctx);
     }
     let hz =
         hz.and_then(|h| h.parse::<u32>().ok()).filter(|h| (1..=10_000).contains(h)).unwrap_or(ctx.cpu_hz);
@@ -225,9 +339,19 @@ fn cpu_profile(ctx: &Ctx, seconds: Option<&str>, hz: Option<&str>, gone: &dyn Fn
         Ok(p) => p,
         Err(e) => return error(500, &format!("Could not enable CPU profiling: {e}")),
     };
-    wait(Duration::from_secs(secs), gone);
+    if !wait(Duration::from_secs(secs), gone) {
+        drop(prof);
+        return error(499, "client gone");
+    }
+    let mut ticket = match admit(ctx, gone) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     match prof.stop() {
-        Ok(p) => octet("profile", gzip(&p)),
+        Ok(p) => match ticket.hold(size_of_profile(&p), gone) {
+            Ok(()) => octet("profile", p, ticket),
+            Err(f) => full(f),
+        },
         Err(e) => error(500, &format!("Could not enable CPU profiling: {e}")),
     }
 }
@@ -245,36 +369,45 @@ fn take(name: &str) -> Option<Result<Profile, String>> {
 }
 
 fn named(ctx: &Ctx, name: &str, param: &dyn Fn(&str) -> Option<String>, gone: &dyn Fn() -> bool) -> Response {
-    if take_kind(name).is_none() {
+    if !matches!(name, "heap" | "allocs" | "block" | "mutex" | "goroutine" | "threads") {
         return error(404, "Unknown profile");
     }
     let debug = param("debug").and_then(|d| d.parse::<i64>().ok()).unwrap_or(0);
     if let Some(s) = param("seconds").filter(|s| !s.is_empty()) {
         return delta(ctx, name, &s, debug, gone);
     }
-    if debug != 0 {
-        let body = match name {
-            "goroutine" | "threads" => {
-                crate::threads::dump_text(if debug >= 2 { 2 } else { 1 }).map_err(|e| e.to_string())
-            }
-            "heap" | "allocs" => Ok(text::heap(&crate::heap::profile(), crate::heap::stats())),
-            "block" => Ok(text::contention("contention", &crate::sync::block_profile())),
-            _ => Ok(text::contention("mutex", &crate::sync::mutex_profile())),
-        };
-        return match body {
-            Ok(b) => Response::new(200, "text/plain; charset=utf-8", b.into_bytes()),
+    let mut ticket = match admit(ctx, gone) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if debug != 0 && matches!(name, "goroutine" | "threads") {
+        return match crate::threads::dump_text(if debug >= 2 { 2 } else { 1 }) {
+            Ok(b) => match ticket.hold(b.capacity(), gone) {
+                Ok(()) => Response::new(200, "text/plain; charset=utf-8", b.into_bytes()),
+                Err(f) => full(f),
+            },
             Err(e) => error(500, &format!("failed to collect profile: {e}")),
         };
     }
-    match take(name) {
-        Some(Ok(p)) => octet(name, gzip(&p)),
-        Some(Err(e)) => error(500, &format!("failed to collect profile: {e}")),
-        None => error(404, "Unknown profile"),
+    let p = match take(name) {
+        Some(Ok(p)) => p,
+        Some(Err(e)) => return error(500, &format!("failed to collect profile: {e}")),
+        None => return error(404, "Unknown profile"),
+    };
+    if let Err(f) = ticket.hold(size_of_profile(&p), gone) {
+        return full(f);
     }
-}
-
-fn take_kind(name: &str) -> Option<()> {
-    matches!(name, "heap" | "allocs" | "block" | "mutex" | "goroutine" | "threads").then_some(())
+    if debug == 0 {
+        return octet(name, p, ticket);
+    }
+    match name {
+        "heap" | "allocs" => {
+            let stats = crate::heap::stats();
+            text_body(p, ticket, move |p, w| text::heap(p, stats, w))
+        }
+        "block" => text_body(p, ticket, |p, w| text::contention("contention", p, w)),
+        _ => text_body(p, ticket, |p, w| text::contention("mutex", p, w)),
+    }
 }
 
 /// Go's `serveDeltaProfile`: the profile's change over `seconds`.
@@ -284,16 +417,24 @@ fn delta(ctx: &Ctx, name: &str, seconds: &str, debug: i64, gone: &dyn Fn() -> bo
         _ => return error(400, "invalid value for \"seconds\" - must be a positive integer"),
     };
     if secs >= ctx.max_seconds {
-        return error(400, "profile duration exceeds server's WriteTimeout");
+        return limit_error(ctx);
     }
     if debug != 0 {
         return error(400, "seconds and debug params are incompatible");
     }
+    let mut ticket = match admit(ctx, gone) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
     let t0 = crate::sys::now_ns();
     let p0 = match take(name) {
         Some(Ok(p)) => p,
         _ => return error(500, "failed to collect profile"),
     };
+    // The first profile is held while waiting, the second while subtracting.
+    if let Err(f) = ticket.hold(2 * size_of_profile(&p0), gone) {
+        return full(f);
+    }
     if !wait(Duration::from_secs(secs), gone) {
         return error(500, "context canceled");
     }
@@ -305,10 +446,11 @@ fn delta(ctx: &Ctx, name: &str, seconds: &str, debug: i64, gone: &dyn Fn() -> bo
     let Ok(mut d) = rustprof_profile::subtract(&p1, &p0) else {
         return error(500, "failed to compute delta");
     };
+    drop((p0, p1));
     d.samples.retain(|_, s| s.values.iter().any(|&v| v != 0));
     d.time_nanos = t1;
     d.duration_nanos = t1 - t0;
-    octet(&format!("{name}-delta"), gzip(&d))
+    octet(&format!("{name}-delta"), d, ticket)
 }
 
 /// Go's symbol protocol: `num_symbols: 1`, then `0xPC name` for each known PC.
@@ -321,9 +463,7 @@ fn symbol(req: &Request) -> Response {
     let pcs: Vec<u64> = input.split('+').filter_map(|w| parse_uint(w.trim())).filter(|&pc| pc != 0).collect();
     let mut out = String::from("num_symbols: 1\n");
     if !pcs.is_empty() {
-        let maps = rustprof_symbolize::read_proc_maps(None).unwrap_or_default();
-        let mut sym = rustprof_symbolize::Symbolizer::new();
-        let frames = rustprof_symbolize::symbolize_addresses(&mut sym, &maps, &pcs);
+        let frames = crate::symbols::symbolize_now(&pcs);
         for (pc, f) in pcs.iter().zip(frames) {
             if let Some(first) = f.frames.first().filter(|f| !f.function.is_empty()) {
                 out.push_str(&format!("{pc:#x} {}\n", first.function));

@@ -1,14 +1,34 @@
 //! Reading one HTTP/1.x request, with limits: 16 KiB of request line and
-//! headers, 100 headers, a 1 MiB body, 10 s to send it all.
+//! headers, 100 headers, a 1 MiB body, and a deadline for all of it (each read
+//! waits at most until the deadline, however slowly the bytes come).
 
 use std::fmt;
-use std::io::Read;
+use std::io::{self, Read};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use super::Request;
 
-/// Time a client has to send its whole request.
+/// Time a client has to send its whole request, by default.
 pub(crate) const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A source of request bytes whose reads can be bounded in time.
+pub(crate) trait Source: Read {
+    /// The longest the next read may wait.
+    fn set_wait(&mut self, d: Duration) -> io::Result<()>;
+}
+
+impl Source for TcpStream {
+    fn set_wait(&mut self, d: Duration) -> io::Result<()> {
+        self.set_read_timeout(Some(d.max(Duration::from_millis(1))))
+    }
+}
+
+impl Source for &[u8] {
+    fn set_wait(&mut self, _: Duration) -> io::Result<()> {
+        Ok(())
+    }
+}
 const MAX_HEAD: usize = 16 * 1024;
 const MAX_HEADERS: usize = 100;
 const MAX_BODY: usize = 1 << 20;
@@ -55,9 +75,8 @@ impl fmt::Display for BadRequest {
     }
 }
 
-/// Reads a request from `r` (one per connection).
-pub(crate) fn read(r: &mut impl Read) -> Result<Request, BadRequest> {
-    let start = Instant::now();
+/// Reads a request from `r` (one per connection), all of it before `deadline`.
+pub(crate) fn read(r: &mut impl Source, deadline: Instant) -> Result<Request, BadRequest> {
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -67,9 +86,7 @@ pub(crate) fn read(r: &mut impl Read) -> Result<Request, BadRequest> {
         if buf.len() > MAX_HEAD {
             return Err(BadRequest::HeadTooLarge);
         }
-        if start.elapsed() > READ_TIMEOUT {
-            return Err(BadRequest::Timeout);
-        }
+        wait_until(r, deadline, buf.is_empty())?;
         match r.read(&mut chunk) {
             Ok(0) if buf.is_empty() => return Err(BadRequest::Closed),
             Ok(0) => return Err(BadRequest::Malformed("incomplete request")),
@@ -113,9 +130,14 @@ pub(crate) fn read(r: &mut impl Read) -> Result<Request, BadRequest> {
         }
         headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
     }
-    let length = match headers.iter().find(|(k, _)| k == "content-length") {
-        Some((_, v)) => v.parse::<usize>().map_err(|_| BadRequest::Malformed("bad Content-Length"))?,
-        None => 0,
+    let mut lengths = headers.iter().filter(|(k, _)| k == "content-length");
+    let length = match (lengths.next(), lengths.next()) {
+        (Some((_, v)), None) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            v.parse::<usize>().map_err(|_| BadRequest::BodyTooLarge)?
+        }
+        (Some(_), None) => return Err(BadRequest::Malformed("bad Content-Length")),
+        (Some(_), Some(_)) => return Err(BadRequest::Malformed("more than one Content-Length")),
+        (None, _) => 0,
     };
     if headers.iter().any(|(k, _)| k == "transfer-encoding") {
         return Err(BadRequest::Malformed("chunked request bodies are not supported"));
@@ -125,9 +147,7 @@ pub(crate) fn read(r: &mut impl Read) -> Result<Request, BadRequest> {
     }
     let mut body = buf[head_end + 4..].to_vec();
     while body.len() < length {
-        if start.elapsed() > READ_TIMEOUT {
-            return Err(BadRequest::Timeout);
-        }
+        wait_until(r, deadline, false)?;
         match r.read(&mut chunk) {
             Ok(0) => return Err(BadRequest::Malformed("incomplete body")),
             Ok(n) => body.extend_from_slice(&chunk[..n]),
@@ -146,7 +166,25 @@ pub(crate) fn read(r: &mut impl Read) -> Result<Request, BadRequest> {
         raw_query: query.to_string(),
         headers,
         body,
+        http10: version == "HTTP/1.0",
     })
+}
+
+/// Bounds the next read by the deadline; a request not received by then is a
+/// timeout (or a connection that never sent anything, `idle`).
+fn wait_until(r: &mut impl Source, deadline: Instant, idle: bool) -> Result<(), BadRequest> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(if idle { BadRequest::Closed } else { BadRequest::Timeout });
+    }
+    r.set_wait(left).map_err(|_| BadRequest::Closed)
+}
+
+/// Parses `bytes` as the server reads a request (no deadline): the request, or
+/// the status and message it would be refused with. For tests and fuzzing.
+pub fn parse(bytes: &[u8]) -> Result<Request, (u16, String)> {
+    let mut r = bytes;
+    read(&mut r, Instant::now() + Duration::from_secs(3600)).map_err(|e| (e.status(), e.to_string()))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -186,7 +224,7 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// The query's `key=value` pairs, decoded (malformed pairs are skipped, as Go's
 /// `ParseQuery` does).
-pub(crate) fn query_pairs(q: &str) -> Vec<(String, String)> {
+pub fn query_pairs(q: &str) -> Vec<(String, String)> {
     q.split('&')
         .filter(|p| !p.is_empty())
         .filter_map(|p| {
@@ -201,7 +239,7 @@ mod tests {
     use super::*;
 
     fn parse(s: &[u8]) -> Result<Request, BadRequest> {
-        read(&mut &s[..])
+        read(&mut &s[..], Instant::now() + Duration::from_secs(60))
     }
 
     #[test]
@@ -230,6 +268,9 @@ mod tests {
             b"GET / HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n",
             b"GET /%zz HTTP/1.1\r\n\r\n",
             b"GET / HTTP/1.1\r\n",
+            b"GET / HTTP/1.1\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\ncontent-length: 3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
         ] {
             assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }

@@ -84,12 +84,14 @@ thread_local! {
     static LOCAL: Local = const { Local { busy: Cell::new(false), rng: Cell::new(0) } };
 }
 
-/// Marks the thread as recording; `None` when it already is.
-struct Busy(());
+/// Marks the thread as recording; `None` when it already is. What it
+/// allocates meanwhile is rustprof's own (see [`crate::heap::Own`]).
+struct Busy(#[allow(dead_code)] crate::heap::Own);
 
 impl Busy {
     fn enter() -> Option<Busy> {
-        LOCAL.try_with(|l| if l.busy.replace(true) { None } else { Some(Busy(())) }).ok().flatten()
+        let entered = LOCAL.try_with(|l| !l.busy.replace(true)).unwrap_or(false);
+        entered.then(|| Busy(crate::heap::Own::enter()))
     }
 }
 
@@ -517,12 +519,11 @@ impl BlockEvent {
 /// thread's labels. Write it with [`crate::write_gzip`].
 pub fn block_profile() -> Profile {
     let rate = block_profile_rate();
-    build(
-        &BLOCK_EVENTS,
+    own_build(&BLOCK_EVENTS, || {
         format!(
             "rustprof block profile: rate {rate} ns (events shorter than the rate are sampled and scaled up)"
-        ),
-    )
+        )
+    })
 }
 
 /// The mutex profile: which critical sections made others wait, and for how
@@ -534,12 +535,11 @@ pub fn block_profile() -> Profile {
 /// lock (dropped the guard); the delay is the waiting time the section caused.
 pub fn mutex_profile() -> Profile {
     let fraction = mutex_profile_fraction();
-    build(
-        &CONTENTION_EVENTS,
+    own_build(&CONTENTION_EVENTS, || {
         format!(
             "rustprof mutex profile: fraction {fraction} (delay charged at the stack that released the lock)"
-        ),
-    )
+        )
+    })
 }
 
 /// How many records the block profile holds: one per distinct stack and label
@@ -560,6 +560,11 @@ pub fn mutex_record_count() -> usize {
 
 fn record_count(table: &Table) -> usize {
     lock(table).len()
+}
+
+/// [`build`] as rustprof's own work, the profile handed to the caller.
+fn own_build(table: &Table, comment: impl FnOnce() -> String) -> Profile {
+    crate::heap::hand_over(crate::heap::own(|| build(table, comment())))
 }
 
 fn build(table: &Table, comment: String) -> Profile {
