@@ -46,6 +46,7 @@ pub mod heap;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod labels;
+mod maphistory;
 mod pbuild;
 pub mod signal;
 pub(crate) mod stack;

@@ -124,7 +124,9 @@ impl StackProfile {
     /// leaves rustprof.
     pub(crate) fn build(self) -> Profile {
         let _inside = crate::heap::Own::enter();
-        let maps = rustprof_symbolize::read_proc_maps(None).unwrap_or_default();
+        // Libraries unloaded since their samples were taken keep their names.
+        let maps =
+            crate::maphistory::with_unloaded(rustprof_symbolize::read_proc_maps(None).unwrap_or_default());
         self.build_with_maps(&maps)
     }
 

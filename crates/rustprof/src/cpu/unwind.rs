@@ -16,7 +16,7 @@
 
 #![allow(unsafe_code)]
 
-use std::ops::{Deref, Range};
+use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
 
@@ -27,34 +27,39 @@ use framehop::{
 
 use crate::sys::Regs;
 
-/// Bytes of memory owned by the process image (a loaded object's section).
-#[derive(Clone, Copy)]
-pub(crate) struct MappedBytes {
-    ptr: *const u8,
-    len: usize,
-}
+/// A copy of a loaded object's unwind section, owned by the profiler.
+///
+/// The handlers never read a library's own pages: once it is `dlclose`d they
+/// are unmapped (or reused by the next library) while a published table may
+/// still be in use, and reading them crashed the program. The copy lives as
+/// long as the table that holds it.
+pub(crate) type OwnedBytes = Vec<u8>;
 
-// SAFETY: the bytes are read-only parts of loaded objects.
-unsafe impl Send for MappedBytes {}
-// SAFETY: as above.
-unsafe impl Sync for MappedBytes {}
-
-impl Default for MappedBytes {
-    fn default() -> Self {
-        MappedBytes { ptr: std::ptr::NonNull::<u8>::dangling().as_ptr(), len: 0 }
+/// Copies `len` bytes at address `addr` of this process without ever faulting:
+/// `process_vm_readv` reports an unmapped range as an error instead of a
+/// SIGSEGV, so a library unloaded during the copy costs its tables, not the
+/// program.
+fn copy_own_memory(addr: u64, len: usize) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(len).ok()?;
+    buf.resize(len, 0);
+    let mut done = 0usize;
+    while done < len {
+        let local = libc::iovec { iov_base: buf[done..].as_mut_ptr().cast(), iov_len: len - done };
+        let remote =
+            libc::iovec { iov_base: (addr as usize + done) as *mut libc::c_void, iov_len: len - done };
+        // SAFETY: `local` is our own writable buffer of the stated length; the
+        // kernel checks `remote` and fails with EFAULT where it is not mapped.
+        let n = unsafe { libc::process_vm_readv(libc::getpid(), &local, 1, &remote, 1, 0) };
+        if n <= 0 {
+            return None;
+        }
+        done += n as usize;
     }
+    Some(buf)
 }
 
-impl Deref for MappedBytes {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        // SAFETY: ptr..ptr+len lies in a readable mapping of a loaded object that
-        // stays loaded while the unwinder referring to it is in use.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-}
-
-type Native = UnwinderNative<MappedBytes, MustNotAllocateDuringUnwind>;
+type Native = UnwinderNative<OwnedBytes, MustNotAllocateDuringUnwind>;
 type Cache = CacheNative<MustNotAllocateDuringUnwind>;
 
 /// Readable address ranges, sorted and merged: the bounds of stack reads.
@@ -165,16 +170,18 @@ pub(crate) fn try_refresh() -> Option<usize> {
 
 fn refresh_locked(_g: std::sync::MutexGuard<'_, ()>) -> usize {
     let text = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    crate::maphistory::record(&text);
     let mut ranges: Vec<Range<u64>> = Vec::new();
     let mut exec: Vec<Range<u64>> = Vec::new();
     let mut objects: Vec<(String, Vec<MapLine>)> = Vec::new();
     for line in text.lines() {
         let Some(m) = MapLine::parse(line) else { continue };
+        // One range per mapping, never merged with its neighbours: a stack read
+        // stays inside the mapping that holds the stack pointer (the thread's own
+        // stack, mapped while it runs), so a neighbouring library unloaded since
+        // this refresh can never be read.
         if m.perms.starts_with('r') {
-            match ranges.last_mut() {
-                Some(last) if last.end == m.start => last.end = m.end,
-                _ => ranges.push(m.start..m.end),
-            }
+            ranges.push(m.start..m.end);
         }
         if m.perms.contains('x') {
             exec.push(m.start..m.end);
@@ -266,9 +273,9 @@ impl MapLine {
     }
 }
 
-/// framehop module for one loaded object (its .eh_frame_hdr/.eh_frame read in
-/// place, from the loaded image).
-fn module_for(path: &str, maps: &[MapLine]) -> Option<Module<MappedBytes>> {
+/// framehop module for one loaded object, its .eh_frame_hdr/.eh_frame copied
+/// from the loaded image into memory the profiler owns.
+fn module_for(path: &str, maps: &[MapLine]) -> Option<Module<OwnedBytes>> {
     use object::{Object, ObjectSection, ObjectSegment};
     let text_map = maps.iter().find(|m| m.perms.contains('x'))?;
     // The file's headers: mapped from disk (only the pages read are loaded), or
@@ -304,7 +311,7 @@ fn module_for(path: &str, maps: &[MapLine]) -> Option<Module<MappedBytes>> {
         (text_map.start as i128 - text_map.offset as i128 + off as i128 - seg.address() as i128) as u64
     };
     let base_svma = file.segments().map(|s| s.address()).min().unwrap_or(0);
-    let section = |name: &str| -> Option<(Range<u64>, MappedBytes)> {
+    let section = |name: &str| -> Option<(Range<u64>, OwnedBytes)> {
         let s = file.section_by_name(name)?;
         let svma = s.address()..s.address() + s.size();
         let avma = svma.start.wrapping_add(bias);
@@ -314,7 +321,8 @@ fn module_for(path: &str, maps: &[MapLine]) -> Option<Module<MappedBytes>> {
         if !inside || s.size() == 0 {
             return None;
         }
-        Some((svma, MappedBytes { ptr: avma as *const u8, len: s.size() as usize }))
+        let bytes = copy_own_memory(avma, usize::try_from(s.size()).ok()?)?;
+        Some((svma, bytes))
     };
     let eh_frame = section(".eh_frame");
     let eh_frame_hdr = section(".eh_frame_hdr");
