@@ -226,7 +226,7 @@ fn offset_text(z: &jiff::Zoned, _colon: bool) -> String {
 /// `Nov 24, 2026 at 2:37pm (UTC)` instead.
 pub fn pprof_time(nanos: i64) -> String {
     let Some(z) = zoned(nanos) else { return String::new() };
-    if std::env::var_os("RUSTPROF_COMPAT").is_some_and(|v| v == "go1.19") {
+    if compat_go119() {
         return go119_time(&z);
     }
     format!(
@@ -239,6 +239,12 @@ pub fn pprof_time(nanos: i64) -> String {
         z.second(),
         abbreviation(&z)
     )
+}
+
+/// Whether `RUSTPROF_COMPAT=go1.19` asks for Go 1.19.8's pprof's output where
+/// Go 1.27's differs (the `Time:` line, `-tags`).
+pub fn compat_go119() -> bool {
+    std::env::var_os("RUSTPROF_COMPAT").is_some_and(|v| v == "go1.19")
 }
 
 /// Go 1.19.8's pprof's `Time:` header: `Nov 24, 2026 at 2:03pm (UTC)`.

@@ -21,13 +21,9 @@ const STILL_DIFFERENT: &[&str] = &[
     "go127-cpu-raw",
     "go127-cpu-top-files",
     "go127-heap-tags",
-    "go127-labels-tags",
     "go127-mutex-raw",
-    "heap-tags",
-    "labels-tags",
     "mutex-raw",
     "synth-proto-roundtrip",
-    "synth-tags",
 ];
 
 #[test]
