@@ -15,16 +15,7 @@ fn conformance_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/conformance")
 }
 
-const STILL_DIFFERENT: &[&str] = &[
-    "cpu-raw",
-    "go127-alloc-traces",
-    "go127-cpu-raw",
-    "go127-cpu-top-files",
-    "go127-heap-tags",
-    "go127-mutex-raw",
-    "mutex-raw",
-    "synth-proto-roundtrip",
-];
+const STILL_DIFFERENT: &[&str] = &["go127-cpu-top-files"];
 
 #[test]
 fn all_cases_match_go_tool_pprof() {
