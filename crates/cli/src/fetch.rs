@@ -233,6 +233,13 @@ fn grab_all(
         // or ids ask for it later (see `Fetched::compacted`); here only the
         // all-zero samples go, which every report would drop.
         let mut p = profiles.pop().unwrap_or_default();
+        if !crate::gofmt::compat_go119() {
+            // Go 1.27's pprof does not merge a single profile at all ("avoid
+            // expensive work for the common case"): its samples, zero ones
+            // included, and all its mappings reach the reports as written.
+            // `true` here means: never compact it later either.
+            return Ok((Some(p), 1, remote, true));
+        }
         drop_zero_samples(&mut p);
         return Ok((Some(p), 1, remote, false));
     }

@@ -200,9 +200,6 @@ pub fn truncate_chars(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
 
-const MONTHS: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
 fn zoned(nanos: i64) -> Option<jiff::Zoned> {
     let ts = jiff::Timestamp::from_nanosecond(nanos as i128).ok()?;
     Some(ts.to_zoned(jiff::tz::TimeZone::system()))
@@ -221,10 +218,39 @@ fn offset_text(z: &jiff::Zoned, _colon: bool) -> String {
     format!("{sign}{:02}{:02}", a / 3600, (a % 3600) / 60)
 }
 
-/// pprof's `Time:` header: `Nov 24, 2026 at 2:03pm (UTC)` in the local time zone
+/// pprof's `Time:` header as Go 1.27's pprof prints it (layout
+/// `2006-01-02 15:04:05 MST`): `2026-11-24 14:37:15 UTC`, in the local time zone
 /// (`$TZ`, else the system's).
+///
+/// With `RUSTPROF_COMPAT=go1.19` in the environment it is Go 1.19.8's pprof's
+/// `Nov 24, 2026 at 2:37pm (UTC)` instead.
 pub fn pprof_time(nanos: i64) -> String {
     let Some(z) = zoned(nanos) else { return String::new() };
+    if compat_go119() {
+        return go119_time(&z);
+    }
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {}",
+        z.year(),
+        z.month(),
+        z.day(),
+        z.hour(),
+        z.minute(),
+        z.second(),
+        abbreviation(&z)
+    )
+}
+
+/// Whether `RUSTPROF_COMPAT=go1.19` asks for Go 1.19.8's pprof's output where
+/// Go 1.27's differs (the `Time:` line, `-tags`).
+pub fn compat_go119() -> bool {
+    std::env::var_os("RUSTPROF_COMPAT").is_some_and(|v| v == "go1.19")
+}
+
+/// Go 1.19.8's pprof's `Time:` header: `Nov 24, 2026 at 2:03pm (UTC)`.
+fn go119_time(z: &jiff::Zoned) -> String {
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let hour = z.hour();
     let h12 = match hour % 12 {
         0 => 12,
@@ -239,7 +265,7 @@ pub fn pprof_time(nanos: i64) -> String {
         h12,
         z.minute(),
         ampm,
-        abbreviation(&z)
+        abbreviation(z)
     )
 }
 

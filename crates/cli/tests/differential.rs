@@ -180,6 +180,8 @@ fn run(prog: &str, pre: &[&str], args: &[String]) -> (Vec<u8>, bool) {
         .args(args)
         .current_dir(conformance_dir())
         .env("TZ", "UTC")
+        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
+        .env("RUSTPROF_COMPAT", "go1.19")
         .output()
         .unwrap();
     (out.stdout, out.status.success())
@@ -215,7 +217,14 @@ fn random_combinations_match_go_tool_pprof() {
 
 /// `go tool pprof -raw` of a file.
 fn go_raw(file: &std::path::Path) -> Vec<u8> {
-    let out = Command::new("go").args(["tool", "pprof", "-raw"]).arg(file).env("TZ", "UTC").output().unwrap();
+    let out = Command::new("go")
+        .args(["tool", "pprof", "-raw"])
+        .arg(file)
+        .env("TZ", "UTC")
+        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
+        .env("RUSTPROF_COMPAT", "go1.19")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "go tool pprof -raw {}: {}",

@@ -35,6 +35,8 @@ fn run(program: &str, pre: &[&str], args: &[&str], dir: &Path) -> (bool, String,
         .args(args)
         .current_dir(dir)
         .env("TZ", "UTC")
+        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
+        .env("RUSTPROF_COMPAT", "go1.19")
         .env_remove("PPROF_BINARY_PATH")
         .output()
         .unwrap();

@@ -37,6 +37,8 @@ fn run(dir: &Path, prog: &str, pre: &[&str], args: &[&str]) -> (Vec<u8>, Vec<u8>
         .args(args)
         .current_dir(dir)
         .env("TZ", "UTC")
+        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
+        .env("RUSTPROF_COMPAT", "go1.19")
         .env_remove("PPROF_BINARY_PATH")
         .env("PPROF_TMPDIR", dir)
         .output()

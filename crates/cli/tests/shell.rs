@@ -55,6 +55,8 @@ fn run(program: &[&str], args: &[String], script: &str, dir: &Path) -> Outcome {
         .args(args)
         .current_dir(dir)
         .env("TZ", "UTC")
+        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
+        .env("RUSTPROF_COMPAT", "go1.19")
         .env("PPROF_TMPDIR", dir)
         .env_remove("PPROF_BINARY_PATH")
         .stdin(Stdio::piped())

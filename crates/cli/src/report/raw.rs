@@ -89,7 +89,19 @@ pub fn profile_string(p: &Profile) -> String {
         }
         for ln in lines {
             let f = &p.functions[ln.function as usize];
-            let mut s = format!("{} {}:{} s={}", p.str(f.name), p.str(f.filename), ln.line, f.start_line);
+            // Go 1.27's pprof prints `file:line:column`; 1.19's `file:line`.
+            let mut s = if gofmt::compat_go119() {
+                format!("{} {}:{} s={}", p.str(f.name), p.str(f.filename), ln.line, f.start_line)
+            } else {
+                format!(
+                    "{} {}:{}:{} s={}",
+                    p.str(f.name),
+                    p.str(f.filename),
+                    ln.line,
+                    ln.column,
+                    f.start_line
+                )
+            };
             if p.str(f.name) != p.str(f.system_name) {
                 let _ = write!(s, "({})", p.str(f.system_name));
             }

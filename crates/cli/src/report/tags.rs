@@ -69,27 +69,50 @@ pub fn print_tags(w: &mut String, rpt: &mut Report) {
         let vals = &tag_map.iter().find(|(k, _)| *k == key.name).map(|(_, v)| v).cloned().unwrap_or_default();
         let total: i64 = vals.iter().map(|(_, c)| *c).sum();
         let mut tags: Vec<Tag> = vals.iter().map(|(n, c)| Tag { name: n.clone(), flat: *c }).collect();
-        let (f, u) = measurement::scale(total, &o.sample_unit, &o.output_unit);
         let mut s = String::new();
-        let _ = writeln!(s, "{}:\t Total {:.1}{}", key.name, f, u);
+        if crate::gofmt::compat_go119() {
+            print_tag_go119(&mut s, &key.name, total, tags, o);
+            s.push('\n');
+            tw.write(&s);
+            continue;
+        }
+        // Go 1.27's pprof: each key's total and every value as a share of the
+        // report's total, values formatted as in the other reports.
+        let _ = writeln!(
+            s,
+            "{}:\t Total {} of {} ({})",
+            key.name,
+            rpt.format_value(total),
+            rpt.format_value(rpt.total),
+            measurement::percentage(total, rpt.total)
+        );
         sort_tags(&mut tags);
         for t in tags {
-            let (f, u) = measurement::scale(t.flat, &o.sample_unit, &o.output_unit);
-            if total > 0 {
-                let _ = writeln!(
-                    s,
-                    " \t{:.1}{} ({}):\t {}",
-                    f,
-                    u,
-                    measurement::percentage(t.flat, total),
-                    t.name
-                );
-            } else {
-                let _ = writeln!(s, " \t{:.1}{}:\t {}", f, u, t.name);
-            }
+            let _ = writeln!(
+                s,
+                " \t{} ({}):\t {}",
+                rpt.format_value(t.flat),
+                measurement::percentage(t.flat, rpt.total),
+                t.name
+            );
         }
         s.push('\n');
         tw.write(&s);
     }
     w.push_str(&tw.finish());
+}
+
+/// Go 1.19.8's layout: values scaled with one decimal, shares of the key's total.
+fn print_tag_go119(s: &mut String, key: &str, total: i64, mut tags: Vec<Tag>, o: &super::Options) {
+    let (f, u) = measurement::scale(total, &o.sample_unit, &o.output_unit);
+    let _ = writeln!(s, "{key}:\t Total {f:.1}{u}");
+    sort_tags(&mut tags);
+    for t in tags {
+        let (f, u) = measurement::scale(t.flat, &o.sample_unit, &o.output_unit);
+        if total > 0 {
+            let _ = writeln!(s, " \t{f:.1}{u} ({}):\t {}", measurement::percentage(t.flat, total), t.name);
+        } else {
+            let _ = writeln!(s, " \t{f:.1}{u}:\t {}", t.name);
+        }
+    }
 }

@@ -51,7 +51,10 @@ pub fn require(program: &str, args: &[&str], package: &str) -> bool {
 /// when the program is missing outside CI (under CI that fails the test). A
 /// failing run fails the test.
 pub fn run_tool(prog: &str, pre: &[&str], args: &[&str]) -> Option<String> {
-    let out = match Command::new(prog).args(pre).args(args).env("TZ", "UTC").output() {
+    // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
+    let cmd =
+        Command::new(prog).args(pre).args(args).env("TZ", "UTC").env("RUSTPROF_COMPAT", "go1.19").output();
+    let out = match cmd {
         Ok(o) => o,
         Err(e) => {
             assert!(std::env::var_os("CI").is_none(), "{prog} is required in CI: {e}");
