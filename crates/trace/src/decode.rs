@@ -266,7 +266,10 @@ fn annotation(bytes: &[u8], base: usize, seq: &Sequence) -> Result<Arg, DecodeEr
                 let bits = match v {
                     Value::Fixed64(b) => b,
                     _ => {
-                        return Err(DecodeError::new(s, "DebugAnnotation.double_value: not a fixed64".into()));
+                        return Err(DecodeError::new(
+                            s,
+                            "DebugAnnotation.double_value: not a fixed64".into(),
+                        ));
                     }
                 };
                 a.value = ArgValue::Double(f64::from_bits(bits));

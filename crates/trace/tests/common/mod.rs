@@ -38,7 +38,7 @@ pub fn perfetto_python() -> Option<PathBuf> {
 
 /// Decodes `path` with Perfetto's schema; the JSON summary of tests/perfetto_dump.py.
 pub fn perfetto_dump(python: &Path, path: &Path) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/perfetto_dump.py");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../trace/tests/perfetto_dump.py");
     let out = Command::new(python).arg(script).arg(path).output().expect("run python");
     assert!(
         out.status.success(),
