@@ -54,6 +54,7 @@ pub mod symbols;
 pub mod sync;
 mod sys;
 pub mod threads;
+pub mod trace;
 
 pub use rustprof_profile::Profile;
 

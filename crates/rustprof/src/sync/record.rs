@@ -304,6 +304,8 @@ pub(super) struct Waiting {
     labels: u32,
     n: usize,
     stack: [u64; DEPTH],
+    /// The wait is a slice of a running execution trace.
+    traced: bool,
 }
 
 impl Waiting {
@@ -311,7 +313,17 @@ impl Waiting {
     /// `block`: count it in the block profile.
     #[inline]
     pub(super) fn new(lock: usize, block: bool) -> Self {
-        Waiting { lock, block, started: false, t0: 0, registered: false, labels: 0, n: 0, stack: [0; DEPTH] }
+        Waiting {
+            lock,
+            block,
+            started: false,
+            t0: 0,
+            registered: false,
+            labels: 0,
+            n: 0,
+            stack: [0; DEPTH],
+            traced: false,
+        }
     }
 
     /// Called before every sleep: the first call starts the measurement.
@@ -319,6 +331,7 @@ impl Waiting {
     pub(super) fn before_sleep(&mut self) {
         if !self.started {
             self.started = true;
+            self.traced = crate::trace::wait_begin(self.lock);
             self.start();
         }
     }
@@ -346,6 +359,9 @@ impl Waiting {
 
 impl Drop for Waiting {
     fn drop(&mut self) {
+        if self.traced {
+            crate::trace::wait_end();
+        }
         if self.t0 == 0 {
             return;
         }
