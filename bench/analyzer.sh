@@ -12,7 +12,7 @@ runs=${1:-3}
 mkdir -p bench/data
 big=bench/data/big.pb.gz
 if [ ! -f "$big" ]; then
-    python3 ../shared/tools/synth_profile.py "$big" --funcs 50000 --samples 1000000 --labels
+    python3 bench/synth_profile.py "$big" --funcs 50000 --samples 1000000 --labels
 fi
 cargo build --release -q -p rustprof-cli
 rp=target/release/rustprof

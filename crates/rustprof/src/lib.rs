@@ -42,6 +42,8 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod cpu;
+#[cfg(doctest)]
+mod doc_tests;
 pub mod heap;
 #[cfg(feature = "http")]
 pub mod http;

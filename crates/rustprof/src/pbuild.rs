@@ -27,8 +27,9 @@ pub(crate) enum LabelValue {
 /// Addresses, values and labels of one sample.
 type RawSample = (Vec<u64>, Vec<i64>, Vec<(String, LabelValue)>);
 
-/// A test on a function name.
-pub(crate) type NamePredicate = fn(&str) -> bool;
+/// A test on a frame: its function's name and its source file (empty when
+/// unknown).
+pub(crate) type FramePredicate = fn(&str, &str) -> bool;
 
 /// A location's mapping, lines and per-line (entry, plumbing) marks, for trimming.
 type Trim = (Option<MappingIdx>, Vec<Line>, Vec<(bool, bool)>);
@@ -47,9 +48,9 @@ pub(crate) struct StackProfile {
     pub(crate) default_sample_type: Option<&'static str>,
     /// Leading frames to drop from every sample, e.g. the allocator's own:
     /// everything up to the deepest of the first 48 locations that has a
-    /// function matching `.0`, then the locations all of whose functions match
+    /// frame matching `.0`, then the locations all of whose frames match
     /// `.1`. A stack made only of such frames is kept whole.
-    pub(crate) trim: Option<(NamePredicate, NamePredicate)>,
+    pub(crate) trim: Option<(FramePredicate, FramePredicate)>,
 }
 
 impl StackProfile {
@@ -169,7 +170,11 @@ impl StackProfile {
             let loc = b.add_location(af.mapping.map(|m| map_idx[m]), *addr, &lines, false);
             loc_of.insert(*addr, loc);
             if let Some((entry, plumbing)) = self.trim {
-                let flags = af.frames.iter().map(|f| (entry(&f.function), plumbing(&f.function))).collect();
+                let flags = af
+                    .frames
+                    .iter()
+                    .map(|f| (entry(&f.function, &f.file), plumbing(&f.function, &f.file)))
+                    .collect();
                 trim_info.insert(*addr, (af.mapping.map(|m| map_idx[m]), lines, flags));
             }
         }

@@ -11,6 +11,7 @@ use crate::base::{self, ElfType, MappingRange, PAGE_SIZE, Segment};
 use crate::demangle::{DemangleStyle, demangle};
 use crate::elf::{self, ParsedElf, Reader, Sym};
 use crate::error::Error;
+use crate::names::{self, Caller, Names, Sections, Short};
 
 /// One frame of the source at an address: a function, and the file and line
 /// the address (for the innermost frame) or the call of the next inner frame
@@ -46,6 +47,10 @@ pub struct Binary {
     symbols: Vec<Sym>,
     stext: Option<u64>,
     dwarf: Option<addr2line::Context<Reader>>,
+    /// The DWARF sections `dwarf` reads (for the compilation units' names).
+    sections: Option<Sections>,
+    /// Qualified names for short DWARF names (`debug = "line-tables-only"`).
+    names: Names,
     debuglink: Option<String>,
     debug_file: Option<PathBuf>,
     size: usize,
@@ -118,12 +123,14 @@ impl Binary {
     }
 
     fn from_parsed(path: &Path, p: ParsedElf, size: usize) -> Result<Binary, Error> {
-        let dwarf = match p.dwarf {
-            Some(d) => Some(
-                addr2line::Context::from_dwarf(d)
-                    .map_err(|e| Error::Dwarf { path: path.to_path_buf(), reason: e.to_string() })?,
-            ),
-            None => None,
+        let (dwarf, sections) = match p.dwarf {
+            Some(d) => {
+                let sections = Arc::new(d);
+                let ctx = addr2line::Context::from_arc_dwarf(sections.clone())
+                    .map_err(|e| Error::Dwarf { path: path.to_path_buf(), reason: e.to_string() })?;
+                (Some(ctx), Some(sections))
+            }
+            None => (None, None),
         };
         Ok(Binary {
             path: path.to_path_buf(),
@@ -134,6 +141,8 @@ impl Binary {
             symbols: p.symbols,
             stext: p.stext,
             dwarf,
+            sections,
+            names: Names::default(),
             debuglink: p.debuglink,
             debug_file: None,
             size,
@@ -177,8 +186,10 @@ impl Binary {
                 continue;
             }
             let Some(dwarf) = parsed.dwarf else { continue };
-            let Ok(ctx) = addr2line::Context::from_dwarf(dwarf) else { continue };
+            let sections = Arc::new(dwarf);
+            let Ok(ctx) = addr2line::Context::from_arc_dwarf(sections.clone()) else { continue };
             self.dwarf = Some(ctx);
+            self.sections = Some(sections);
             if self.symbols.is_empty() {
                 self.symbols = parsed.symbols;
             }
@@ -283,29 +294,81 @@ impl Binary {
     /// The frames at file address `addr`, innermost (inlined) first, the function
     /// the code belongs to last; empty when neither DWARF nor the symbol table
     /// knows the address. Names are demangled in `style`.
+    ///
+    /// Where the DWARF names a function only briefly (`debug =
+    /// "line-tables-only"`: `count_primes`, no module path), the outermost
+    /// frame takes the symbol table's name and inlined Rust frames a
+    /// reconstructed one (see the `names` module): `fixture::count_primes`.
     pub fn frames(&self, addr: u64, style: DemangleStyle) -> Vec<Frame> {
-        let mut out = Vec::new();
+        let mut raw = Vec::new();
         if let Some(ctx) = &self.dwarf {
-            dwarf_frames(ctx, addr, style, &mut out);
+            dwarf_frames(ctx, addr, style, &mut raw);
         }
-        let needs_symbol = out.last().is_none_or(|f| f.system_name.is_empty());
-        if needs_symbol && let Some(sym) = elf::lookup_symbol(&self.symbols, addr) {
-            let function = demangle(&sym.name, style);
-            match out.last_mut() {
-                Some(last) => {
-                    last.function = function;
-                    last.system_name = sym.name.to_string();
+        let symbol = elf::lookup_symbol(&self.symbols, addr);
+        if raw.is_empty() {
+            return symbol
+                .map(|sym| Frame {
+                    function: demangle(&sym.name, style),
+                    system_name: sym.name.to_string(),
+                    ..Frame::default()
+                })
+                .into_iter()
+                .collect();
+        }
+        // Outermost first, so that a closure can be named after its caller.
+        let n = raw.len();
+        for i in (0..n).rev() {
+            let short = !raw[i].frame.system_name.is_empty() && !names::is_mangled(&raw[i].frame.system_name);
+            let outermost = i == n - 1;
+            if outermost && (short || raw[i].frame.system_name.is_empty()) {
+                // As pprof and perf: the symbol's name (unless it is another
+                // function's, e.g. an alias of folded code).
+                if let Some(sym) = symbol {
+                    let function = demangle(&sym.name, style);
+                    let same = raw[i].frame.system_name.is_empty()
+                        || names::key(names::last_segment(&function))
+                            == names::key(&raw[i].frame.system_name);
+                    if same || !raw[i].rust {
+                        raw[i].frame.function = function;
+                        raw[i].frame.system_name = sym.name.to_string();
+                        continue;
+                    }
                 }
-                None => out.push(Frame { function, system_name: sym.name.to_string(), ..Frame::default() }),
+            }
+            if !(short && raw[i].rust) {
+                continue;
+            }
+            let (Some(ctx), Some(sections)) = (&self.dwarf, &self.sections) else { continue };
+            let callers: Vec<Caller<'_>> = raw[i + 1..]
+                .iter()
+                .map(|r| Caller {
+                    function: &r.frame.function,
+                    file: &r.frame.file,
+                    dwarf_name: &r.dwarf_name,
+                })
+                .collect();
+            let f = &raw[i].frame;
+            let s = Short { name: &f.system_name, file: &f.file, line: f.line };
+            if let Some(q) = self.names.qualify(&s, &callers, &self.symbols, ctx, sections, style) {
+                raw[i].frame.function = q.function;
+                raw[i].frame.system_name = q.system_name;
             }
         }
-        out
+        raw.into_iter().map(|r| r.frame).collect()
     }
+}
+
+/// A frame as the DWARF gives it, with its language.
+struct RawFrame {
+    frame: Frame,
+    rust: bool,
+    /// The name the DWARF gives (with generic arguments when short).
+    dwarf_name: String,
 }
 
 /// Appends the DWARF frames of `addr`; stops quietly at the first DWARF error
 /// (what was found before it is kept).
-fn dwarf_frames(ctx: &addr2line::Context<Reader>, addr: u64, style: DemangleStyle, out: &mut Vec<Frame>) {
+fn dwarf_frames(ctx: &addr2line::Context<Reader>, addr: u64, style: DemangleStyle, out: &mut Vec<RawFrame>) {
     // addr2line computes `addr + 1` (an overflow for the last address), and no
     // code lives there anyway.
     if addr == u64::MAX {
@@ -314,9 +377,12 @@ fn dwarf_frames(ctx: &addr2line::Context<Reader>, addr: u64, style: DemangleStyl
     let Ok(mut iter) = ctx.find_frames(addr).skip_all_loads() else { return };
     let unit = ctx.find_dwarf_and_unit(addr).skip_all_loads();
     while let Ok(Some(frame)) = iter.next() {
-        let system_name = match &frame.function {
-            Some(f) => f.raw_name().map(|n| n.into_owned()).unwrap_or_default(),
-            None => String::new(),
+        let (system_name, rust) = match &frame.function {
+            Some(f) => (
+                f.raw_name().map(|n| n.into_owned()).unwrap_or_default(),
+                f.language == Some(gimli::DW_LANG_Rust),
+            ),
+            None => (String::new(), false),
         };
         let function = if system_name.is_empty() { String::new() } else { demangle(&system_name, style) };
         let (file, line, column) = match &frame.location {
@@ -327,7 +393,12 @@ fn dwarf_frames(ctx: &addr2line::Context<Reader>, addr: u64, style: DemangleStyl
             (Some(u), Some(off)) => decl_line(u, off).unwrap_or(0),
             _ => 0,
         };
-        out.push(Frame { function, system_name, file, line, column, start_line });
+        let dwarf_name = system_name.clone();
+        out.push(RawFrame {
+            frame: Frame { function, system_name, file, line, column, start_line },
+            rust,
+            dwarf_name,
+        });
     }
 }
 

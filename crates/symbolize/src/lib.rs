@@ -15,6 +15,9 @@
 //!   GNU build ID, segments, symbol table, DWARF through `addr2line`/`gimli`,
 //!   separate debug files — and the [`Frame`]s at an address, innermost inlined
 //!   function first, like the lines of a profile.proto `Location`;
+//! - `names`: qualified names where the DWARF has only short ones (`debug =
+//!   "line-tables-only"`): the symbol table's for the function an address is
+//!   in, reconstructed ones for its inlined callees (see [`Binary::frames`]);
 //! - [`mod@demangle`]: Rust (legacy and v0, without hashes) and C++ names;
 //! - [`Symbolizer`]: a bounded LRU cache of open binaries, released with
 //!   [`Symbolizer::clear`];
@@ -50,6 +53,7 @@ pub mod demangle;
 mod elf;
 mod error;
 pub mod maps;
+mod names;
 pub mod profile;
 mod symbolizer;
 

@@ -32,6 +32,7 @@
 
 #![allow(unsafe_code)]
 
+mod frames;
 mod local;
 mod spawn;
 
@@ -42,6 +43,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rustprof_profile::Profile;
 
+use self::frames::{allocator_entry, allocator_plumbing};
 #[cfg(feature = "axum")]
 pub(crate) use self::local::outside;
 use self::local::{LOCAL, Local, init_thread};
@@ -546,45 +548,6 @@ pub fn scale_heap_sample(count: i64, size: i64, rate: i64) -> (i64, i64) {
     ((count as f64 * scale) as i64, (size as f64 * scale) as i64)
 }
 
-/// The allocator's entry points: a heap stack starts below the deepest of them.
-fn allocator_entry(name: &str) -> bool {
-    const NAMES: [&str; 6] = [
-        "<rustprof::heap::Sampled<",
-        "rustprof::heap::",
-        "__rust_alloc",
-        "__rust_realloc",
-        "__rustc::__rust_",
-        "__rdl_",
-    ];
-    NAMES.iter().any(|p| name.starts_with(p))
-}
-
-/// The standard library's frames between the allocator and the code that
-/// asked for memory (`RawVec` growth, `Vec::push`, `format!`, `to_owned`,
-/// hash table resizing...), dropped too, as Go drops `runtime.` frames: the
-/// first frame shown is the program's own. A standard-library frame is one of
-/// `alloc`, `core`, `std` or `hashbrown`, or a standard trait's method on a
-/// primitive type (`<str as alloc::borrow::ToOwned>::to_owned`); a standard
-/// trait implemented by the program's own type is the program's.
-/// (`<T as alloc::slice::hack::ConvertVec>::to_vec` is std's: `T` has no path.)
-fn allocator_plumbing(name: &str) -> bool {
-    const LIBS: [&str; 4] = ["alloc::", "core::", "std::", "hashbrown::"];
-    let lib = |s: &str| LIBS.iter().any(|l| s.starts_with(l));
-    if name.starts_with("__rg_") {
-        return true;
-    }
-    let Some(inner) = name.strip_prefix('<') else { return lib(name) };
-    match inner.split_once(" as ") {
-        Some((self_ty, tr)) => {
-            // A primitive or a generic parameter: no path.
-            let primitive = !self_ty.contains("::");
-            (lib(self_ty) || primitive) && lib(tr)
-        }
-        // `<[u8]>::to_vec`, `<str>::to_owned`: inherent methods of primitives.
-        None => lib(inner) || inner.split_once(">::").is_some_and(|(ty, _)| !ty.contains("::")),
-    }
-}
-
 fn build(allocs: bool) -> Profile {
     let rate = RATE.load(Ordering::Relaxed) as i64;
     // Copy the buckets out, then symbolize without the lock.
@@ -647,28 +610,6 @@ mod tests {
         let mean = sum as f64 / n as f64;
         assert!((mean - 4096.0).abs() < 4096.0 * 0.02, "mean {mean}");
         assert_eq!(draw(&l, 1), 1);
-    }
-
-    #[test]
-    fn plumbing_frames() {
-        for f in [
-            "alloc::raw_vec::RawVecInner<A>::try_allocate_in",
-            "<alloc::raw_vec::RawVecInner>::finish_grow",
-            "<u8 as alloc::vec::spec_from_elem::SpecFromElem>::from_elem",
-            "<str as alloc::borrow::ToOwned>::to_owned",
-            "hashbrown::raw::alloc::inner::do_alloc",
-            "alloc::fmt::format",
-            "<alloc::string::String as core::fmt::Write>::write_str",
-            "core::ops::function::FnOnce::call_once",
-            "<T as alloc::slice::<impl [T]>::to_vec_in::ConvertVec>::to_vec",
-            "<[u8]>::to_vec",
-        ] {
-            assert!(allocator_plumbing(f), "{f}");
-        }
-        for f in ["app::parse", "<app::Item as core::clone::Clone>::clone", "app::parse::{{closure}}", "main"]
-        {
-            assert!(!allocator_plumbing(f), "{f}");
-        }
     }
 
     #[test]

@@ -608,14 +608,31 @@ fn build(table: &Table, comment: String) -> Profile {
 
 /// Whether a function is part of how a lock is taken or released rather than
 /// of the program that takes it: rustprof's sync module, lock_api's wrappers,
-/// and the drop glue that runs a guard's `Drop`.
-fn is_own_frame(name: &str) -> bool {
+/// and the drop glue that runs a guard's `Drop`. Judged by the name, and by
+/// the source file too (this module's, lock_api's), so that short or missing
+/// names (`debug = "line-tables-only"`) are recognised.
+fn is_own_frame(name: &str, file: &str) -> bool {
     let n = name.trim_start_matches('<');
+    let tests = n.contains("::tests::") || n.starts_with("tests::");
     (n.starts_with("rustprof::sync::") && !n.starts_with("rustprof::sync::tests"))
         || n.starts_with("lock_api::")
         || n.starts_with("core::ptr::drop_in_place")
         || n == "core::mem::drop"
         || n.starts_with("core::mem::drop<")
+        || (!tests && own_source(file))
+}
+
+/// Whether `file` is a source of this module (`file!()` is relative to the
+/// workspace for a workspace member, absolute for a registry dependency) or of
+/// lock_api.
+fn own_source(file: &str) -> bool {
+    let dir = std::path::Path::new(file).parent();
+    let here = std::path::Path::new(file!()).parent();
+    let ours = match (dir, here) {
+        (Some(d), Some(h)) => !file.is_empty() && (d == h || d.ends_with(h)),
+        _ => false,
+    };
+    ours || file.split('/').any(|d| d.starts_with("lock_api-")) && file.contains("/src/")
 }
 
 /// Removes, from the leaf end of every sample, the frames of [`is_own_frame`]
@@ -624,7 +641,7 @@ fn is_own_frame(name: &str) -> bool {
 /// actionable). Inlined frames are Lines of a Location: a Location whose
 /// innermost Lines are ours is replaced by a copy without them.
 fn trim_own_frames(mut p: Profile) -> Profile {
-    let own: Vec<bool> = p.functions.iter().map(|f| is_own_frame(p.str(f.name))).collect();
+    let own: Vec<bool> = p.functions.iter().map(|f| is_own_frame(p.str(f.name), p.str(f.filename))).collect();
     // For each location: how many of its innermost lines are ours.
     let own_lines: Vec<u32> = p
         .locations
@@ -686,15 +703,23 @@ mod tests {
 
     #[test]
     fn own_frames() {
-        assert!(is_own_frame("rustprof::sync::raw::RawMutex::lock_contended"));
-        assert!(is_own_frame("<rustprof::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop"));
-        assert!(is_own_frame("core::ptr::drop_in_place<rustprof::sync::mutex::MutexGuard<u64>>"));
-        assert!(is_own_frame("lock_api::mutex::Mutex<R,T>::lock"));
-        assert!(is_own_frame("core::mem::drop"));
-        assert!(!is_own_frame("core::mem::drop_something"));
-        assert!(!is_own_frame("rustprof::sync::tests::contended"));
-        assert!(!is_own_frame("sync::acquire"));
-        assert!(!is_own_frame("std::sync::mutex::Mutex<T>::lock"));
+        let none = "";
+        assert!(is_own_frame("rustprof::sync::raw::RawMutex::lock_contended", none));
+        assert!(is_own_frame("<rustprof::sync::mutex::MutexGuard<T> as core::ops::drop::Drop>::drop", none));
+        assert!(is_own_frame("core::ptr::drop_in_place<rustprof::sync::mutex::MutexGuard<u64>>", none));
+        assert!(is_own_frame("lock_api::mutex::Mutex<R,T>::lock", none));
+        assert!(is_own_frame("core::mem::drop", none));
+        assert!(!is_own_frame("core::mem::drop_something", none));
+        assert!(!is_own_frame("rustprof::sync::tests::contended", none));
+        assert!(!is_own_frame("sync::acquire", none));
+        assert!(!is_own_frame("std::sync::mutex::Mutex<T>::lock", none));
+        // Short names (line tables only), by their files.
+        let mutex_rs = format!("/home/u/rustprof/{}", file!().replace("record.rs", "mutex.rs"));
+        assert!(is_own_frame("record_unlock", file!()));
+        assert!(is_own_frame("lock", &mutex_rs));
+        assert!(is_own_frame("lock", "/home/u/.cargo/registry/src/x/lock_api-0.4.14/src/mutex.rs"));
+        assert!(!is_own_frame("lock", "/home/u/app/src/sync/record.rs"));
+        assert!(!is_own_frame("rustprof::sync::tests::contended", &mutex_rs));
     }
 
     /// Go's rule: events at least the rate long are always kept as they are;
