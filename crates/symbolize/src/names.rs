@@ -49,6 +49,9 @@ struct SymInfo {
 /// The symbols that may be a short name's function: same key, same file.
 type Candidates = Arc<Vec<(u32, Arc<SymInfo>)>>;
 
+/// A short name's key and a file.
+type KeyFile = (Box<str>, Box<str>);
+
 /// A crate's source root, from a compilation unit's name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Root {
@@ -70,7 +73,7 @@ pub(crate) struct Names {
     /// Per symbol index, computed once.
     infos: Mutex<HashMap<u32, Option<Arc<SymInfo>>>>,
     /// Per (key, file), computed once.
-    candidates: Mutex<HashMap<(Box<str>, Box<str>), Candidates>>,
+    candidates: Mutex<HashMap<KeyFile, Candidates>>,
 }
 
 /// A qualified name: the demangled function name and the name as found in the
@@ -242,7 +245,7 @@ impl Names {
         symbols: &[Sym],
         ctx: &addr2line::Context<Reader>,
     ) -> Candidates {
-        let id: (Box<str>, Box<str>) = (k.into(), file.into());
+        let id: KeyFile = (k.into(), file.into());
         if let Some(c) = self.candidates.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
             return c.clone();
         }
