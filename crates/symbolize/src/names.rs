@@ -41,9 +41,17 @@ use crate::elf::{Reader, Sym};
 #[derive(Debug)]
 struct SymInfo {
     name: String,
+    /// Where its last segment starts in `name`.
+    last: usize,
     file: Box<str>,
     lo: u32,
     hi: u32,
+}
+
+impl SymInfo {
+    fn last_segment(&self) -> &str {
+        &self.name[self.last..]
+    }
 }
 
 /// The symbols that may be a short name's function: same key, same file.
@@ -216,8 +224,8 @@ impl Names {
         let mut found: Vec<&SymInfo> = cands.iter().map(|(_, info)| &**info).collect();
         // The same generic arguments, when some candidates have them
         // (`drop_in_place<alloc::string::String>`).
-        if found.iter().any(|c| last_segment(&c.name) == short.name) {
-            found.retain(|c| last_segment(&c.name) == short.name);
+        if found.iter().any(|c| c.last_segment() == short.name) {
+            found.retain(|c| c.last_segment() == short.name);
         }
         if short.line > 0 {
             // The function whose code covers the frame's line (another
@@ -260,11 +268,15 @@ impl Names {
             let Some(sym) = symbols.get(i as usize) else { continue };
             if let Some(info) = self.info(i, sym, ctx)
                 && &*info.file == file
-                && key(last_segment(&info.name)) == k
+                && key(info.last_segment()) == k
             {
                 found.push((i, info));
             }
         }
+        // Instances of one generic function (one symbol each) are one
+        // candidate.
+        found.sort_by(|a, b| (&a.1.name, a.1.lo, a.1.hi, a.0).cmp(&(&b.1.name, b.1.lo, b.1.hi, b.0)));
+        found.dedup_by(|b, a| (&a.1.name, a.1.lo, a.1.hi) == (&b.1.name, b.1.lo, b.1.hi));
         let c: Candidates = Arc::new(found);
         self.candidates.lock().unwrap_or_else(|e| e.into_inner()).insert(id, c.clone());
         c
@@ -288,7 +300,8 @@ impl Names {
                         hi = hi.max(l);
                     }
                 }
-                Some(Arc::new(SymInfo { name, file, lo: lo.min(hi), hi }))
+                let last = name.len() - last_segment(&name).len();
+                Some(Arc::new(SymInfo { name, last, file, lo: lo.min(hi), hi }))
             })
             .clone()
     }
