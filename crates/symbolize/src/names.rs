@@ -36,13 +36,29 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::demangle::{DemangleStyle, demangle, demangle_rust};
 use crate::elf::{Reader, Sym};
 
-/// The source lines an out-of-line function's code covers in its own file.
-#[derive(Clone, Debug)]
-struct Span {
+/// An out-of-line function of the symbol table: its demangled name, and the
+/// source lines its code covers in its own file.
+#[derive(Debug)]
+struct SymInfo {
+    name: String,
+    /// Where its last segment starts in `name`.
+    last: usize,
     file: Box<str>,
     lo: u32,
     hi: u32,
 }
+
+impl SymInfo {
+    fn last_segment(&self) -> &str {
+        &self.name[self.last..]
+    }
+}
+
+/// The symbols that may be a short name's function: same key, same file.
+type Candidates = Arc<Vec<(u32, Arc<SymInfo>)>>;
+
+/// A short name's key and a file.
+type KeyFile = (Box<str>, Box<str>);
 
 /// A crate's source root, from a compilation unit's name.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,7 +78,10 @@ pub(crate) struct Names {
     roots: OnceLock<Vec<Root>>,
     /// (hash of a symbol's last-segment key, symbol index), sorted.
     index: OnceLock<Vec<(u64, u32)>>,
-    spans: Mutex<HashMap<u32, Option<Span>>>,
+    /// Per symbol index, computed once.
+    infos: Mutex<HashMap<u32, Option<Arc<SymInfo>>>>,
+    /// Per (key, file), computed once.
+    candidates: Mutex<HashMap<KeyFile, Candidates>>,
 }
 
 /// A qualified name: the demangled function name and the name as found in the
@@ -201,55 +220,75 @@ impl Names {
         if short.file.is_empty() {
             return None;
         }
-        let k = key(short.name);
-        let index = self.index.get_or_init(|| build_index(symbols));
-        let first = index.partition_point(|e| e.0 < hash(k));
-        // (symbol index, demangled name, span)
-        let mut found: Vec<(u32, String, Span)> = Vec::new();
-        for &(h, i) in &index[first..] {
-            if h != hash(k) {
-                break;
-            }
-            let Some(sym) = symbols.get(i as usize) else { continue };
-            let Some(name) = demangle_rust(&sym.name) else { continue };
-            if key(last_segment(&name)) != k {
-                continue;
-            }
-            if let Some(span) = self.span(i, sym, ctx)
-                && &*span.file == short.file
-            {
-                found.push((i, name, span));
-            }
-        }
+        let cands = self.candidates_of(key(short.name), short.file, symbols, ctx);
+        let mut found: Vec<&SymInfo> = cands.iter().map(|(_, info)| &**info).collect();
         // The same generic arguments, when some candidates have them
         // (`drop_in_place<alloc::string::String>`).
-        if found.iter().any(|c| last_segment(&c.1) == short.name) {
-            found.retain(|c| last_segment(&c.1) == short.name);
+        if found.iter().any(|c| c.last_segment() == short.name) {
+            found.retain(|c| c.last_segment() == short.name);
         }
-        let distinct = |f: &[(u32, String, Span)]| f.windows(2).any(|w| w[0].1 != w[1].1);
         if short.line > 0 {
             // The function whose code covers the frame's line (another
             // function of that name in the file, e.g. another type's `new`,
             // or another closure, covers other lines); of nested ones (a
             // closure in a closure), the innermost.
-            found.retain(|c| c.2.lo <= short.line && short.line <= c.2.hi);
-            let inner = found.iter().map(|c| c.2.lo).max().unwrap_or(0);
-            found.retain(|c| c.2.lo == inner);
+            found.retain(|c| c.lo <= short.line && short.line <= c.hi);
+            let inner = found.iter().map(|c| c.lo).max().unwrap_or(0);
+            found.retain(|c| c.lo == inner);
         }
-        if found.is_empty() || distinct(&found) {
+        let first = found.first()?;
+        if found.iter().any(|c| c.name != first.name) {
             return None;
         }
-        let (i, _, _) = &found[0];
-        let sym = &symbols[*i as usize];
+        let (i, _) = cands.iter().find(|(_, info)| std::ptr::eq(&**info, *first))?;
+        let sym = symbols.get(*i as usize)?;
         Some(Qualified { function: demangle(&sym.name, style), system_name: sym.name.to_string() })
     }
 
-    /// The file and lines of an out-of-line function's code (computed once).
-    fn span(&self, i: u32, sym: &Sym, ctx: &addr2line::Context<Reader>) -> Option<Span> {
-        let mut spans = self.spans.lock().unwrap_or_else(|e| e.into_inner());
-        spans
+    /// The symbols whose last segment has key `k` and whose code is in `file`.
+    fn candidates_of(
+        &self,
+        k: &str,
+        file: &str,
+        symbols: &[Sym],
+        ctx: &addr2line::Context<Reader>,
+    ) -> Candidates {
+        let id: KeyFile = (k.into(), file.into());
+        if let Some(c) = self.candidates.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            return c.clone();
+        }
+        let index = self.index.get_or_init(|| build_index(symbols));
+        let h = hash(k);
+        let first = index.partition_point(|e| e.0 < h);
+        let mut found = Vec::new();
+        for &(eh, i) in &index[first..] {
+            if eh != h {
+                break;
+            }
+            let Some(sym) = symbols.get(i as usize) else { continue };
+            if let Some(info) = self.info(i, sym, ctx)
+                && &*info.file == file
+                && key(info.last_segment()) == k
+            {
+                found.push((i, info));
+            }
+        }
+        // Instances of one generic function (one symbol each) are one
+        // candidate.
+        found.sort_by(|a, b| (&a.1.name, a.1.lo, a.1.hi, a.0).cmp(&(&b.1.name, b.1.lo, b.1.hi, b.0)));
+        found.dedup_by(|b, a| (&a.1.name, a.1.lo, a.1.hi) == (&b.1.name, b.1.lo, b.1.hi));
+        let c: Candidates = Arc::new(found);
+        self.candidates.lock().unwrap_or_else(|e| e.into_inner()).insert(id, c.clone());
+        c
+    }
+
+    /// A symbol's name, file and lines (computed once).
+    fn info(&self, i: u32, sym: &Sym, ctx: &addr2line::Context<Reader>) -> Option<Arc<SymInfo>> {
+        let mut infos = self.infos.lock().unwrap_or_else(|e| e.into_inner());
+        infos
             .entry(i)
             .or_insert_with(|| {
+                let name = demangle_rust(&sym.name)?;
                 let file: Box<str> = ctx.find_location(sym.addr).ok()??.file?.into();
                 let end = sym.addr.checked_add(sym.size.max(1))?;
                 let (mut lo, mut hi) = (u32::MAX, 0);
@@ -261,7 +300,8 @@ impl Names {
                         hi = hi.max(l);
                     }
                 }
-                Some(Span { file, lo: lo.min(hi), hi })
+                let last = name.len() - last_segment(&name).len();
+                Some(Arc::new(SymInfo { name, last, file, lo: lo.min(hi), hi }))
             })
             .clone()
     }

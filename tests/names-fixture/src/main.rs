@@ -13,9 +13,10 @@ use std::alloc::System;
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use rustprof::sync::{Condvar, Mutex};
+use rustprof::sync::Mutex;
 
 #[global_allocator]
 static ALLOC: rustprof::heap::Sampled<System> = rustprof::heap::Sampled::new(System);
@@ -172,28 +173,20 @@ fn heap_work() -> Vec<Box<dyn std::any::Any>> {
     ]
 }
 
-/// Holds the lock for a while, making `waiter` wait: the mutex profile's culprit.
+/// Holds the lock for a while, making `waiter` wait: the mutex profile's
+/// culprit. The handshake uses std's channel, which no profile records.
 #[inline(never)]
-fn holder(lock: &Mutex<u64>, ready: &(Mutex<bool>, Condvar)) {
+fn holder(lock: &Mutex<u64>, locked: mpsc::Sender<()>) {
     let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
-    {
-        let mut r = ready.0.lock().unwrap_or_else(|e| e.into_inner());
-        *r = true;
-        ready.1.notify_all();
-    }
+    let _ = locked.send(());
     std::thread::sleep(Duration::from_millis(30));
     *g += 1;
 }
 
 /// Waits for the lock `holder` holds: the block profile's waiter.
 #[inline(never)]
-fn waiter(lock: &Mutex<u64>, ready: &(Mutex<bool>, Condvar)) {
-    {
-        let mut r = ready.0.lock().unwrap_or_else(|e| e.into_inner());
-        while !*r {
-            r = ready.1.wait(r).unwrap_or_else(|e| e.into_inner());
-        }
-    }
+fn waiter(lock: &Mutex<u64>, locked: mpsc::Receiver<()>) {
+    let _ = locked.recv();
     let mut g = lock.lock().unwrap_or_else(|e| e.into_inner());
     *g += 1;
 }
@@ -201,10 +194,10 @@ fn waiter(lock: &Mutex<u64>, ready: &(Mutex<bool>, Condvar)) {
 fn lock_work() {
     for _ in 0..3 {
         let lock = Mutex::new(0u64);
-        let ready = (Mutex::new(false), Condvar::new());
+        let (tx, rx) = mpsc::channel();
         std::thread::scope(|s| {
-            s.spawn(|| holder(&lock, &ready));
-            s.spawn(|| waiter(&lock, &ready));
+            s.spawn(|| holder(&lock, tx));
+            s.spawn(|| waiter(&lock, rx));
         });
     }
 }
