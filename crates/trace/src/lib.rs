@@ -34,6 +34,7 @@
 
 mod decode;
 mod encode;
+pub mod vocab;
 mod wire;
 
 pub use decode::decode;

@@ -42,6 +42,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use buffer::{Raw, RawKind};
+use rustprof_trace::vocab;
 
 /// How often the collector drains the threads' buffers.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
@@ -238,8 +239,8 @@ pub(crate) fn wait_begin(lock: usize) -> bool {
     if !is_enabled() {
         return false;
     }
-    let name = if lock == 0 { "condvar wait" } else { "lock wait" };
-    record(RawKind::Begin, Cow::Borrowed(name), Cow::Borrowed("sync"), 0, lock as u64);
+    let name = if lock == 0 { vocab::CONDVAR_WAIT } else { vocab::LOCK_WAIT };
+    record(RawKind::Begin, Cow::Borrowed(name), Cow::Borrowed(vocab::SYNC), 0, lock as u64);
     true
 }
 
