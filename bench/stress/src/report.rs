@@ -124,7 +124,10 @@ pub(crate) enum End {
 /// Everything the verdict looks at.
 #[derive(Clone, Debug)]
 pub(crate) struct Summary {
+    /// The run asked for (its first [`WARMUP_FRACTION`] is warm-up).
     pub(crate) duration: Duration,
+    /// How long the child ran.
+    pub(crate) elapsed: Duration,
     pub(crate) end: End,
     pub(crate) last: Beat,
     pub(crate) rss: Vec<(Duration, u64)>,
@@ -194,7 +197,7 @@ impl Summary {
         let mut s = format!(
             "== summary after {}: crashes {crashes}, hangs {hangs}\n\
              RSS MB: first {:.1}, peak {:.1}, last {:.1}",
-            clock(self.duration),
+            clock(self.elapsed),
             mb(first),
             mb(peak),
             mb(last)
@@ -331,7 +334,13 @@ mod tests {
     }
 
     fn summary(end: End, last: Beat, rss: &[(u64, u64)]) -> Summary {
-        Summary { duration: Duration::from_secs(100), end, last, rss: series(rss) }
+        Summary {
+            duration: Duration::from_secs(100),
+            elapsed: Duration::from_secs(100),
+            end,
+            last,
+            rss: series(rss),
+        }
     }
 
     #[test]

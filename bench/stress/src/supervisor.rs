@@ -27,7 +27,13 @@ const PRINT_EVERY: Duration = Duration::from_secs(10);
 
 /// Runs and watches a child for `d`; returns what happened.
 pub(crate) fn supervise(d: Duration) -> Summary {
-    let mut summary = Summary { duration: d, end: End::Clean, last: Beat::default(), rss: Vec::new() };
+    let mut summary = Summary {
+        duration: d,
+        elapsed: Duration::ZERO,
+        end: End::Clean,
+        last: Beat::default(),
+        rss: Vec::new(),
+    };
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
@@ -112,9 +118,14 @@ pub(crate) fn supervise(d: Duration) -> Summary {
         if now - last_beat > HANG_AFTER {
             hang = Some(format!("no heartbeat for {} s", (now - last_beat).as_secs()));
         } else if !summary.last.stopping
-            && let Some((k, _, t)) = moved.iter().find(|(_, _, t)| now - *t > HANG_AFTER)
+            && let Some((k, _, t)) = moved.iter().find(|(_, _, t)| last_beat - *t > HANG_AFTER)
         {
-            hang = Some(format!("the workload's `{k}` part made no progress for {} s", (now - *t).as_secs()));
+            // Measured up to the last heartbeat: without heartbeats, the
+            // check above names the hang.
+            hang = Some(format!(
+                "the workload's `{k}` part made no progress for {} s",
+                (last_beat - *t).as_secs()
+            ));
         } else if now - start > d + EXIT_GRACE {
             hang = Some(format!("still running {} s after its end", (now - start - d).as_secs()));
         }
@@ -137,6 +148,7 @@ pub(crate) fn supervise(d: Duration) -> Summary {
         },
     };
     let _ = reader.join();
+    summary.elapsed = start.elapsed();
     summary
 }
 
@@ -145,6 +157,9 @@ fn abort(child: &mut Child) {
     let pid = child.id() as libc::pid_t;
     // SAFETY: kill(2) on the child this process started and has not reaped.
     unsafe { libc::kill(pid, libc::SIGABRT) };
+    // A stopped child (SIGSTOP, a debugger) takes it when it runs again.
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
     let end = Instant::now() + Duration::from_secs(10);
     while Instant::now() < end {
         if let Ok(Some(_)) = child.try_wait() {
