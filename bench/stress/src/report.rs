@@ -212,7 +212,7 @@ impl Summary {
             ));
         }
         s.push_str(&format!(
-            "\nCPU profiles: {} at 1 kHz, samples per CPU-second last {:.0}, lowest {:.0}; failed {}\n\
+            "\nCPU profiles: {} of 5 s at 1 kHz, samples per CPU-second last {:.0}, lowest {:.0}; failed {}\n\
              HTTP requests: {} served, {} failed (budget {}); endpoints never answered: {}\n\
              progress: {}",
             b.profiles,
