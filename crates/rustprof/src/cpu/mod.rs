@@ -249,7 +249,9 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                     d.labels = crate::labels::current_id();
                     d.tid = if thread_labels { cached_tid() } else { 0 };
                 });
-                if unwind::STACK_MISS.load(Ordering::Relaxed) && !s.wake_sent.swap(true, Ordering::AcqRel) {
+                let miss = unwind::STACK_MISS.load(Ordering::Relaxed)
+                    | unwind::CODE_MISS_WAKE.swap(false, Ordering::Relaxed);
+                if miss && !s.wake_sent.swap(true, Ordering::AcqRel) {
                     s.wake();
                 }
                 true
@@ -472,11 +474,14 @@ fn collect(shared: *const Shared, period_ns: u64, exclude_kernel: bool) -> Colle
     let mut attached: HashMap<i32, Attach> = HashMap::new();
     let mut rng = (sys::now_ns() as u64) | 1;
     let mut last_refresh = Instant::now();
-    let mut dl_gen = sys::dl_generation();
+    // Never the loader's: the first pass refreshes (a library may have come
+    // since the session's tables were built).
+    let mut dl_gen = (u64::MAX, u64::MAX);
     loop {
         // The unwinder's view of memory: refreshed when a handler met an unknown
         // stack or threads appeared (new stacks), when the loader's counters say
-        // a library came or went, and every few seconds in case a mapping moved.
+        // a library came or went (checked at once when a handler met unknown
+        // code), and every few seconds in case a mapping moved.
         let mut refresh = last_refresh.elapsed() >= Duration::from_secs(5);
         if unwind::STACK_MISS.swap(false, Ordering::AcqRel) {
             refresh = true;
@@ -498,6 +503,10 @@ fn collect(shared: *const Shared, period_ns: u64, exclude_kernel: bool) -> Colle
             // Before attaching timers, so the handler knows the new stacks.
             unwind::refresh();
             last_refresh = Instant::now();
+            // Code unknown to these tables may be a library loaded next: the
+            // handler may wake us for it (once until the next refresh, so
+            // code no refresh can name costs no more wakes than refreshes).
+            unwind::CODE_MISS.store(false, Ordering::Relaxed);
         }
         for tid in new {
             let a = match mechanism {

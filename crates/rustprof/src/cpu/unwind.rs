@@ -98,6 +98,15 @@ static IN_HANDLER: AtomicUsize = AtomicUsize::new(0);
 /// Set when a stack pointer was outside every known region (a thread started
 /// since the last refresh): the owner of the tables should refresh them.
 pub(crate) static STACK_MISS: AtomicBool = AtomicBool::new(false);
+/// Set when a sampled PC lay in code the tables do not know: a library loaded
+/// since the last refresh (which may be unloaded again before the next tick,
+/// taking its name with it), or code no file backs (JIT). The collector clears
+/// it after each refresh, so code that no refresh can name wakes the collector
+/// at most once per refresh; the collector refreshes for a wake only when the
+/// loader's counters (`dlpi_adds`/`dlpi_subs`) changed.
+pub(crate) static CODE_MISS: AtomicBool = AtomicBool::new(false);
+/// The first [`CODE_MISS`] since it was cleared: the handler wakes the collector.
+pub(crate) static CODE_MISS_WAKE: AtomicBool = AtomicBool::new(false);
 
 /// A pool of unwind workspaces: a framehop cache and a stack to run framehop on.
 /// A handler takes a free one (a thread runs one handler at a time, so as many as
@@ -392,6 +401,9 @@ pub(crate) fn unwind(regs: &Regs, out: &mut [u64]) -> usize {
     if !tables.is_null() {
         // SAFETY: a published table stays alive while IN_HANDLER > 0.
         let t = unsafe { &*tables };
+        if t.exec.end_of(regs.pc).is_none() && !CODE_MISS.swap(true, Ordering::Relaxed) {
+            CODE_MISS_WAKE.store(true, Ordering::Relaxed);
+        }
         if let Some(hi) = t.regions.end_of(regs.sp) {
             let lo = regs.sp.saturating_sub(128);
             let mut read = |addr: u64| -> Result<u64, ()> {
