@@ -317,7 +317,7 @@ pub fn usage(command_line: bool) -> String {
     };
     let mut variables = Vec::new();
     let mut radio = Vec::new();
-    for f in FIELDS {
+    for f in FIELDS.iter().filter(|f| config::known(f)) {
         match f.kind {
             Kind::Choice(choices) => {
                 let mut s = vec![fmt_help(f.name, "")];
@@ -394,6 +394,7 @@ pub const USAGE_VARS: &str = "
                       Port is optional and a randomly available port by default.
    -no_browser        Skip opening a browser for the interactive web UI.
    -tools             Search path for object tools (accepted for compatibility)
+   -all_frames        Ignore drop_frames and keep_frames regexps in the profile
 
   Legacy convenience options:
    -inuse_space           Same as -sample_index=inuse_space

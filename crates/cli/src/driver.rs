@@ -103,6 +103,8 @@ pub struct Source {
     pub http_disable_browser: bool,
     /// `-add_comment`.
     pub comment: String,
+    /// `-all_frames`: ignore the profile's `drop_frames`/`keep_frames`.
+    pub all_frames: bool,
 }
 
 /// An error for the user: one line, exit status 1.
@@ -179,7 +181,9 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
         if rustprof_symbolize::read_build_id(std::path::Path::new(a0)).is_ok() {
             exec_name = a0.clone();
             args.remove(0);
-        } else if build_id.is_empty() && is_build_id(a0) {
+        } else if build_id.is_empty() && crate::gofmt::compat_go119() && is_build_id(a0) {
+            // Go 1.19's pprof took a hex first argument for a build ID; today's
+            // does not.
             build_id = a0.clone();
             args.remove(0);
         }
@@ -258,6 +262,7 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
         http_hostport: http,
         http_disable_browser: no_browser,
         comment: p.str("add_comment"),
+        all_frames: p.bool("all_frames"),
         ..Default::default()
     };
     if !base.is_empty() {
@@ -307,7 +312,10 @@ pub fn apply_command_overrides(cmd: &str, format: Format, mut cfg: Config) -> Co
     if matches!(format, Format::Proto | Format::Raw | Format::Callgrind) {
         trim = false;
         cfg.granularity = "addresses".into();
-        cfg.noinlines = false;
+        // Today's pprof honours -noinlines in these outputs; Go 1.19's did not.
+        if crate::gofmt::compat_go119() {
+            cfg.noinlines = false;
+        }
     }
     if !trim {
         cfg.nodecount = 0;
@@ -406,12 +414,14 @@ fn aggregate(p: &mut Profile, cfg: &Config) -> Result<(), String> {
             (true, true, true, true)
         }
         "lines" => (true, true, true, false),
+        // Today's default: the report decides (functions here).
+        "" => (true, false, false, false),
         "files" => (false, true, false, false),
         "functions" => (true, false, false, false),
         "filefunctions" => (true, true, false, false),
         _ => return Err("unexpected granularity".into()),
     };
-    filter::aggregate(p, inlines, function, filename, linenumber, address);
+    filter::aggregate(p, inlines, function, filename, linenumber, cfg.show_columns, address);
     Ok(())
 }
 

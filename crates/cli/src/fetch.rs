@@ -300,6 +300,10 @@ pub fn fetch_profiles(s: &Source, fetch: &Fetcher, ui: &mut dyn Ui) -> Result<Fe
         p = combine(vec![p, base])?;
         compacted = true;
     }
+    if s.all_frames {
+        p.drop_frames = Default::default();
+        p.keep_frames = Default::default();
+    }
     crate::symbolize::symbolize_with(&s.symbolize, &mut p, ui, &mut |p, force, ui| {
         crate::remote::symbolize_remote(p, force, &msrc, ui)
     });

@@ -55,6 +55,7 @@ const SOURCE_FLAGS: &[(&str, FlagType)] = &[
     ("buildid", FlagType::Str),
     ("timeout", FlagType::Int),
     ("add_comment", FlagType::Str),
+    ("all_frames", FlagType::Bool),
     ("seconds", FlagType::Int),
     ("inuse_space", FlagType::Bool),
     ("inuse_objects", FlagType::Bool),
