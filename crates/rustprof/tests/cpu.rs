@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use rustprof::Profile;
 use rustprof::cpu::{self, CpuOptions, Mechanism};
 
+mod common;
+
 /// Profiling is process-wide: one test at a time.
 fn lock() -> MutexGuard<'static, ()> {
     static L: Mutex<()> = Mutex::new(());
@@ -41,14 +43,6 @@ fn cool_20(n: u64) -> u64 {
         x = x.wrapping_add(i).rotate_left(5).wrapping_mul(3);
     }
     x
-}
-
-/// CPU time of the process, ns.
-fn cpu_ns() -> u64 {
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;
-    t(ru.ru_utime) + t(ru.ru_stime)
 }
 
 fn fn_name(p: &Profile, line: &rustprof_profile::Line) -> String {
@@ -138,18 +132,12 @@ fn equal_threads_get_equal_shares() {
                 .name(name.to_string())
                 .spawn(|| {
                     // The same amount of work on each thread (about a second).
-                    let mut r = 0;
-                    for _ in 0..1000 {
-                        r ^= mix(black_box(1_000_000));
-                    }
-                    r
+                    common::measure(|| (0..1000).fold(0, |r, _| r ^ mix(black_box(1_000_000)))).1
                 })
                 .unwrap()
         })
         .collect();
-    for h in t {
-        h.join().unwrap();
-    }
+    let cpu: Vec<common::Cpu> = t.into_iter().map(|h| h.join().unwrap()).collect();
     let p = g.stop().unwrap();
     let mut per: HashMap<String, i64> = HashMap::new();
     for (_, v, labels) in stacks(&p) {
@@ -157,47 +145,78 @@ fn equal_threads_get_equal_shares() {
             *per.entry(t.clone()).or_insert(0) += v;
         }
     }
-    let (a, b) = (per.get("equal-a").copied().unwrap_or(0), per.get("equal-b").copied().unwrap_or(0));
-    assert!(a > 0 && b > 0, "{per:?}");
-    let diff = (a - b).abs() as f64 / a.max(b) as f64;
-    assert!(diff <= 0.10, "shares differ by {:.1}%: {per:?}", diff * 100.0);
+    // Each thread's share is its CPU time's, measured by the thread itself
+    // (the same work takes the same CPU time, unless the machine's load makes
+    // one thread slower).
+    for (name, cpu) in ["equal-a", "equal-b"].into_iter().zip(cpu) {
+        let samples = per.get(name).copied().unwrap_or(0) / p.period;
+        common::assert_samples_match(&format!("{name} {per:?}"), samples, p.period, cpu, 1);
+    }
 }
 
-fn check_rate(hz: u32) {
-    let g = cpu::start(CpuOptions::with_frequency(hz)).unwrap();
-    let mech = g.mechanism();
-    let c0 = cpu_ns();
-    let h = std::thread::spawn(|| busy(Duration::from_millis(1500), || mix(black_box(100_000))));
-    busy(Duration::from_millis(1500), || mix(black_box(100_000)));
-    h.join().unwrap();
-    let cpu_s = (cpu_ns() - c0) as f64 / 1e9;
-    let p = g.stop().unwrap();
-    let samples: i64 = p.samples.iter().map(|s| s.values[0]).sum();
-    let expected = cpu_s * hz as f64;
-    let ratio = samples as f64 / expected;
-    let comment = p.str(p.comments[0]).to_string();
-    match mech {
-        Mechanism::PerfEvent | Mechanism::ThreadTimer if mech == Mechanism::PerfEvent || hz <= 100 => {
-            assert!(
-                (0.9..=1.1).contains(&ratio),
-                "{hz} Hz: {samples} samples for {cpu_s:.2} CPU-s ({ratio:.2}); {comment}"
-            );
-        }
-        _ => {
-            eprintln!("perf_event refused here ({mech:?}): checking the fallback's own claim: {comment}");
-            assert!(comment.contains(&format!("recorded {samples} samples")), "{comment}");
-        }
+/// Samples carrying the label `key` (any value), and their cpu value.
+fn labelled(p: &Profile, key: &str) -> (i64, i64) {
+    stacks(p)
+        .iter()
+        .filter(|(_, _, l)| l.iter().any(|(k, _)| k == key))
+        .fold((0, 0), |(n, c), (_, v, _)| (n + *v / p.period, c + *v))
+}
+
+/// Two busy threads, existing when the profile starts, measure their own CPU
+/// time; the samples of their work must match it (what the mechanism
+/// guarantees, whatever the machine's load), and each sample's cpu value is
+/// the profile's period.
+fn check_rate(hz: u32, mechanism: Mechanism) {
+    let go = std::sync::Arc::new(std::sync::Barrier::new(3));
+    let workers: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|job| {
+            let go = go.clone();
+            std::thread::spawn(move || {
+                go.wait();
+                rustprof::labels::with_labels(&[("rate", job)], || {
+                    common::measure(|| busy(Duration::from_millis(700), || mix(black_box(100_000)))).1
+                })
+            })
+        })
+        .collect();
+    let g = cpu::start(CpuOptions { mechanism, ..CpuOptions::with_frequency(hz) });
+    go.wait();
+    let mut cpu = common::Cpu::default();
+    for w in workers {
+        cpu += w.join().unwrap();
     }
-    // The cpu values are what was measured: samples × period.
-    let cpu_total: i64 = p.samples.iter().map(|s| s.values[1]).sum();
-    assert_eq!(cpu_total, samples * p.period);
+    let g = match g {
+        Ok(g) => g,
+        Err(e @ cpu::CpuError::Unavailable(..)) => return eprintln!("skipping {mechanism:?}: {e}"),
+        Err(e) => panic!("{e}"),
+    };
+    let mech = g.mechanism();
+    let p = g.stop().unwrap();
+    let (samples, cpu_value) = labelled(&p, "rate");
+    let comment = p.str(p.comments[0]).to_string();
+    assert_eq!(cpu_value, samples * p.period, "{comment}");
+    common::assert_samples_match(&format!("{hz} Hz, {mech:?} ({comment})"), samples, p.period, cpu, 2);
 }
 
 #[test]
 fn achieved_rate_matches_the_request() {
     let _l = lock();
-    check_rate(100);
-    check_rate(1000);
+    check_rate(100, Mechanism::Auto);
+    check_rate(1000, Mechanism::Auto);
+}
+
+#[test]
+fn thread_timers_match_the_threads_cpu_time() {
+    let _l = lock();
+    check_rate(100, Mechanism::ThreadTimer);
+    check_rate(1000, Mechanism::ThreadTimer);
+}
+
+#[test]
+fn process_timer_matches_the_threads_cpu_time() {
+    let _l = lock();
+    check_rate(100, Mechanism::ProcessTimer);
 }
 
 extern "C" fn compare_u64(a: *const libc::c_void, b: *const libc::c_void) -> libc::c_int {
