@@ -477,3 +477,18 @@ pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32) {
         libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
     }
 }
+
+/// `_IOW('$', 4, u64)`.
+const PERF_EVENT_IOC_PERIOD: libc::c_ulong = 0x4008_2404;
+
+/// Sets a perf event's sampling period; the next overflow comes a full new
+/// period from now (async-signal-safe).
+#[inline]
+pub(crate) fn perf_set_period(fd: i32, period_ns: u64) {
+    let period = period_ns;
+    // SAFETY: ioctl is async-signal-safe and reads one u64 from a valid pointer;
+    // a stale fd only makes it fail.
+    unsafe {
+        libc::ioctl(fd, PERF_EVENT_IOC_PERIOD, &period as *const u64);
+    }
+}

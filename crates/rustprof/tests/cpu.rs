@@ -279,6 +279,69 @@ fn threads_started_later_are_sampled() {
     assert!(late > 0, "the thread started after the profile is not in it");
 }
 
+/// Burns `ns` of the calling thread's CPU time.
+fn burn_cpu(ns: u64) -> u64 {
+    let t0 = common::thread_cpu_ns();
+    let mut r = 0;
+    while common::thread_cpu_ns() - t0 < ns {
+        r ^= mix(black_box(20_000));
+    }
+    r
+}
+
+/// Runs `threads` threads, two at a time, each burning the CPU time `ns(i)`
+/// under the label `short`; returns the CPU time they measured.
+fn short_threads(threads: usize, ns: impl Fn(usize) -> u64) -> common::Cpu {
+    let mut cpu = common::Cpu::default();
+    for pair in (0..threads).collect::<Vec<_>>().chunks(2) {
+        let hs: Vec<_> = pair
+            .iter()
+            .map(|&i| {
+                let ns = ns(i);
+                std::thread::spawn(move || {
+                    rustprof::labels::with_labels(&[("short", "yes")], || common::measure(|| burn_cpu(ns)).1)
+                })
+            })
+            .collect();
+        for h in hs {
+            cpu += h.join().unwrap();
+        }
+    }
+    cpu
+}
+
+/// Threads of 8 to 64 ms of CPU time, created during a 100 Hz profile, get
+/// their CPU time's share: each is sampled from its first instant (the
+/// process-wide timer until its own event is attached), and its own event
+/// starts with a random first period, so no thread loses its last partial
+/// period.
+#[test]
+fn short_threads_get_their_cpu_times_share() {
+    let _l = lock();
+    let g = cpu::start(CpuOptions::with_frequency(100)).unwrap();
+    let cpu = short_threads(100, |i| (8 + (i * 37) % 57) as u64 * 1_000_000);
+    let p = g.stop().unwrap();
+    let (samples, _) = labelled(&p, "short");
+    let comment = p.str(p.comments[0]).to_string();
+    eprintln!("short threads: {samples} samples for {:.3} CPU-s: {comment}", cpu.total_ns as f64 / 1e9);
+    common::assert_samples_match(&format!("100 threads of 8-64 ms ({comment})"), samples, p.period, cpu, 0);
+}
+
+/// A thread that runs less than one period (2 ms of CPU at 100 Hz) is sampled
+/// with the probability its CPU time gives it: over 200 such threads, about
+/// 2/10 of a sample each.
+#[test]
+fn threads_shorter_than_a_period_are_sampled() {
+    let _l = lock();
+    let g = cpu::start(CpuOptions::with_frequency(100)).unwrap();
+    let cpu = short_threads(200, |_| 2_000_000);
+    let p = g.stop().unwrap();
+    let (samples, _) = labelled(&p, "short");
+    let comment = p.str(p.comments[0]).to_string();
+    eprintln!("2 ms threads: {samples} samples for {:.3} CPU-s: {comment}", cpu.total_ns as f64 / 1e9);
+    common::assert_samples_match(&format!("200 threads of 2 ms ({comment})"), samples, p.period, cpu, 0);
+}
+
 #[test]
 fn one_profile_at_a_time() {
     let _l = lock();
