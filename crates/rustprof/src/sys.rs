@@ -492,3 +492,14 @@ pub(crate) fn perf_set_period(fd: i32, period_ns: u64) {
         libc::ioctl(fd, PERF_EVENT_IOC_PERIOD, &period as *const u64);
     }
 }
+
+/// System-mode CPU time of the whole process, in ns (`getrusage`).
+pub(crate) fn process_sys_ns() -> u64 {
+    // SAFETY: rusage is plain data, filled by the call.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0;
+    }
+    ru.ru_stime.tv_sec as u64 * 1_000_000_000 + ru.ru_stime.tv_usec as u64 * 1000
+}

@@ -196,6 +196,9 @@ fn check_rate(hz: u32, mechanism: Mechanism) {
     let (samples, cpu_value) = labelled(&p, "rate");
     let comment = p.str(p.comments[0]).to_string();
     assert_eq!(cpu_value, samples * p.period, "{comment}");
+    if mechanism != Mechanism::ProcessTimer {
+        assert_eq!(p.comments.len(), 1, "a warning where the rate is met: {:?}", p.comments);
+    }
     common::assert_samples_match(&format!("{hz} Hz, {mech:?} ({comment})"), samples, p.period, cpu, 2);
 }
 
@@ -340,6 +343,23 @@ fn threads_shorter_than_a_period_are_sampled() {
     let comment = p.str(p.comments[0]).to_string();
     eprintln!("2 ms threads: {samples} samples for {:.3} CPU-s: {comment}", cpu.total_ns as f64 / 1e9);
     common::assert_samples_match(&format!("200 threads of 2 ms ({comment})"), samples, p.period, cpu, 0);
+}
+
+/// A rate far below the request is said in the profile's comments, with
+/// its cause: here the process timer, which the kernel's tick caps, asked
+/// for 20 kHz.
+#[test]
+fn a_rate_far_below_the_request_is_said_in_the_comments() {
+    let _l = lock();
+    let g =
+        cpu::start(CpuOptions { mechanism: Mechanism::ProcessTimer, ..CpuOptions::with_frequency(20_000) })
+            .unwrap();
+    burn_cpu(300_000_000);
+    let p = g.stop().unwrap();
+    let comments: Vec<&str> = p.comments.iter().map(|&c| p.str(c)).collect();
+    let warning = comments.iter().find(|c| c.contains("warning")).unwrap_or_else(|| panic!("{comments:?}"));
+    assert!(warning.contains("far below the requested 20000 Hz"), "{warning}");
+    assert!(warning.contains("kernel tick"), "{warning}");
 }
 
 #[test]

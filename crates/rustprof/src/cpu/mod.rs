@@ -334,6 +334,9 @@ struct Session {
     start_wall: i64,
     start: Instant,
     start_cpu_ns: u64,
+    /// System CPU time of the process at the start, ns.
+    start_sys_ns: u64,
+    exclude_kernel: bool,
     collector: Option<crate::heap::OwnThread<Collected>>,
 }
 
@@ -479,6 +482,8 @@ fn start_session(opts: CpuOptions) -> Result<Session, CpuError> {
         start_wall: sys::now_ns(),
         start: Instant::now(),
         start_cpu_ns,
+        start_sys_ns: sys::process_sys_ns(),
+        exclude_kernel,
         collector: None,
     };
     // The process-wide timer: the mechanism itself, or beside per-thread
@@ -648,6 +653,41 @@ fn teardown(s: &mut Session) -> Collected {
     collected
 }
 
+/// A comment when the achieved rate is far (below half) under the requested
+/// one, with the likely causes; None when it is not, or when too little CPU
+/// time ran to tell (fewer than 20 samples expected).
+fn rate_warning(s: &Session, achieved: f64, cpu_s: f64, sys_ns: u64, lost: u64) -> Option<String> {
+    let requested = s.frequency as f64;
+    if cpu_s * requested < 20.0 || achieved >= requested / 2.0 {
+        return None;
+    }
+    let mut why = Vec::new();
+    if s.mechanism == Mechanism::ProcessTimer {
+        why.push("setitimer(ITIMER_PROF) fires at most once per kernel tick (CONFIG_HZ)".to_string());
+    }
+    if lost > 0 {
+        why.push(format!("{lost} samples were lost because the sample buffer was full"));
+    }
+    let sys_share = sys_ns as f64 / 1e9 / cpu_s;
+    if s.exclude_kernel && sys_share > 0.2 {
+        why.push(format!(
+            "perf_event_paranoid is 2, so ticks that land in the kernel are not sampled, and {:.0}% of the CPU time was system time",
+            sys_share * 100.0
+        ));
+    }
+    if why.is_empty() {
+        why.push(
+            "the CPU time was spent by threads that could not be given a timer, or that exited before the process timer sampled them"
+                .to_string(),
+        );
+    }
+    Some(format!(
+        "rustprof cpu: warning: {achieved:.1} samples per CPU-second is far below the requested {} Hz: {}",
+        s.frequency,
+        why.join("; ")
+    ))
+}
+
 /// Address standing for samples lost because the buffer was full.
 const LOST: u64 = 1;
 
@@ -666,8 +706,9 @@ impl CpuProfiler {
             let collected = teardown(&mut s);
             let duration = s.start.elapsed();
             let cpu_ns = sys::process_cpu_ns().saturating_sub(s.start_cpu_ns);
+            let sys_ns = sys::process_sys_ns().saturating_sub(s.start_sys_ns);
             IN_USE.store(false, Ordering::Release);
-            build_profile(&s, collected, duration, cpu_ns)
+            build_profile(&s, collected, duration, cpu_ns, sys_ns)
         });
         Ok(crate::heap::hand_over(p))
     }
@@ -684,7 +725,7 @@ impl Drop for CpuProfiler {
     }
 }
 
-fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64) -> Profile {
+fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64, sys_ns: u64) -> Profile {
     let lost = c.stacks.get(&[LOST, stack_tag(0, 0)][..]).copied().unwrap_or(0);
     let total = c.samples;
     // ns of CPU one sample stands for: exact for per-thread timers, measured for
@@ -712,6 +753,9 @@ fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64) -> 
         achieved,
         lost
     ));
+    if let Some(why) = rate_warning(s, achieved, cpu_s, sys_ns, lost) {
+        sp.comments.push(why);
+    }
     sp.pseudo_frame(LOST, "rustprof::cpu::lost_samples");
     for (mut frames, w) in c.stacks {
         let tag = frames.pop().unwrap_or(0);
