@@ -81,6 +81,23 @@ pub(super) struct Extras {
 impl Extras {
     /// Adds the samples handed over since the last pass, and the heap counter.
     pub(super) fn collect(&mut self, c: &mut Collector) {
+        // The counter first: symbolizing new addresses may take a while.
+        if crate::heap::is_installed() {
+            if !self.heap_described {
+                self.heap_described = true;
+                c.tracks.push(Track {
+                    uuid: HEAP_UUID,
+                    parent: Some(PROCESS_UUID),
+                    name: vocab::HEAP_COUNTER.to_string(),
+                    kind: TrackKind::Counter { unit: CounterUnit::SizeBytes },
+                });
+            }
+            let live = crate::heap::stats().live_bytes();
+            c.items.push(super::session::Item {
+                track: None,
+                event: Event::counter(super::now(), HEAP_UUID, live),
+            });
+        }
         let samples = std::mem::take(&mut *QUEUED.lock().unwrap_or_else(PoisonError::into_inner));
         if !samples.is_empty() {
             self.symbolize(&samples);
@@ -109,22 +126,6 @@ impl Extras {
             )
             .arg("count", ArgValue::Uint(dropped));
             c.items.push(super::session::Item { track: None, event: e });
-        }
-        if crate::heap::is_installed() {
-            if !self.heap_described {
-                self.heap_described = true;
-                c.tracks.push(Track {
-                    uuid: HEAP_UUID,
-                    parent: Some(PROCESS_UUID),
-                    name: vocab::HEAP_COUNTER.to_string(),
-                    kind: TrackKind::Counter { unit: CounterUnit::SizeBytes },
-                });
-            }
-            let live = crate::heap::stats().live_bytes();
-            c.items.push(super::session::Item {
-                track: None,
-                event: Event::counter(super::now(), HEAP_UUID, live),
-            });
         }
     }
 

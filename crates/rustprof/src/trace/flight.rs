@@ -174,6 +174,22 @@ struct Inner {
     evicted_for_size: u64,
 }
 
+impl Inner {
+    /// Drops the oldest event (and its track's descriptor when it was the
+    /// last event on it); false when there is none.
+    fn evict(&mut self) -> bool {
+        let Some(e) = self.entries.pop_front() else { return false };
+        self.bytes -= e.bytes;
+        if let Some((t, last)) = self.tracks.get(&e.event.track)
+            && *last == e.seq
+        {
+            self.bytes -= track_bytes(t);
+            self.tracks.remove(&e.event.track);
+        }
+        true
+    }
+}
+
 fn event_bytes(e: &Event) -> usize {
     std::mem::size_of::<Entry>()
         + e.name.capacity()
@@ -208,8 +224,9 @@ impl Ring {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Adds a pass's events (time ordered), then drops whole events, oldest
-    /// first, older than `min_age` or past `max_bytes`.
+    /// Adds a pass's events (time ordered), dropping whole events, oldest
+    /// first, past `max_bytes` as it goes (so the window never holds more),
+    /// then those older than `min_age`.
     pub(crate) fn push(&self, items: Vec<Item>) {
         let mut g = self.lock();
         let g = &mut *g;
@@ -227,26 +244,13 @@ impl Ring {
             let bytes = event_bytes(&it.event);
             g.bytes += bytes;
             g.entries.push_back(Entry { seq, bytes, event: it.event });
+            while g.bytes > self.cfg.max_bytes && g.evict() {
+                g.evicted_for_size += 1;
+            }
         }
         let newest = g.entries.back().map_or(0, |e| e.event.ts);
         let oldest_kept = newest.saturating_sub(self.cfg.min_age.as_nanos() as u64);
-        while let Some(front) = g.entries.front() {
-            let too_big = g.bytes > self.cfg.max_bytes;
-            if !too_big && front.event.ts >= oldest_kept {
-                break;
-            }
-            if too_big {
-                g.evicted_for_size += 1;
-            }
-            let Some(e) = g.entries.pop_front() else { break };
-            g.bytes -= e.bytes;
-            if let Some((t, last)) = g.tracks.get(&e.event.track)
-                && *last == e.seq
-            {
-                g.bytes -= track_bytes(t);
-                g.tracks.remove(&e.event.track);
-            }
-        }
+        while g.entries.front().is_some_and(|e| e.event.ts < oldest_kept) && g.evict() {}
     }
 
     /// The window as a trace: the session's tracks, the window's own tracks,

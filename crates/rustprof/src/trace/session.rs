@@ -63,6 +63,9 @@ pub(super) fn clocks() -> Vec<(u32, u64)> {
 /// A trace being written to the program's writer.
 struct Stream {
     id: u64,
+    /// When it started: what was recorded before is not its own (events of
+    /// a flight recorder's that were still in the threads' buffers).
+    since: u64,
     enc: Encoder,
     w: Box<dyn Write + Send>,
     balance: Balance,
@@ -75,6 +78,7 @@ impl Stream {
     fn new(id: u64, w: Box<dyn Write + Send>, tracks: &[Track]) -> Stream {
         let mut s = Stream {
             id,
+            since: super::now(),
             enc: Encoder::new(1, rustprof_trace::clock::MONOTONIC),
             w,
             balance: Balance::default(),
@@ -104,7 +108,10 @@ impl Stream {
             if let Some(t) = &it.track {
                 self.track(t);
             }
-            if self.known.contains(&it.event.track) && self.balance.admit(&it.event) {
+            if it.event.ts >= self.since
+                && self.known.contains(&it.event.track)
+                && self.balance.admit(&it.event)
+            {
                 self.enc.event(&it.event);
             }
         }
@@ -242,8 +249,11 @@ pub(super) fn pass(last: bool) {
     let watermark = extras::watermark(super::now());
     p.c.drain();
     p.extras.collect(&mut p.c);
-    let mut items = std::mem::take(&mut p.held);
-    items.append(&mut p.c.items);
+    // Taken, not appended from: a flood's capacity is not kept.
+    let mut items = std::mem::take(&mut p.c.items);
+    if !p.held.is_empty() {
+        items.append(&mut p.held);
+    }
     // Stable: each thread's events stay in their order.
     items.sort_by_key(|it| it.event.ts);
     let cut = items.partition_point(|it| it.event.ts <= watermark);
