@@ -20,6 +20,14 @@
 //!   all a single relaxed atomic load when no trace runs;
 //! - waits in [`crate::sync`]'s `Mutex`, `RwLock` and `Condvar` as `sync`
 //!   slices ("lock wait", "condvar wait") on the waiting thread.
+//! - CPU profile samples (when [`crate::cpu`] runs meanwhile) as instants
+//!   with their symbolized stacks, and the heap in-use counter (when
+//!   [`crate::heap::Sampled`] is the allocator); see `extras`.
+//!
+//! A [`FlightRecorder`] keeps the last seconds of the same events in memory
+//! and writes them on demand; it may run with a streaming trace or alone.
+//! Ways in besides this API: `/debug/pprof/trace?seconds=N`
+//! ([`crate::http`]) and `-trace FILE` in [`crate::bench`].
 //!
 //! ```no_run
 //! let f = std::fs::File::create("trace.pftrace").unwrap();
