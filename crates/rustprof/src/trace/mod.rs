@@ -27,7 +27,7 @@
 //! A [`FlightRecorder`] keeps the last seconds of the same events in memory
 //! and writes them on demand; it may run with a streaming trace or alone.
 //! Ways in besides this API: `/debug/pprof/trace?seconds=N`
-//! ([`crate::http`]) and `-trace FILE` in [`crate::bench`].
+//! ([`crate::http`]) and `-trace FILE` in the bench harness (`rustprof::bench`).
 //!
 //! ```no_run
 //! let f = std::fs::File::create("trace.pftrace").unwrap();
