@@ -301,6 +301,11 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                     d.depth = unwind::unwind(&regs, &mut d.frames) as u32;
                     d.labels = crate::labels::current_id();
                     d.tid = if thread_labels { cached_tid() } else { 0 };
+                    // A trace gets the sample too: a clock read (vDSO,
+                    // async-signal-safe) and the cached tid, nothing more.
+                    let traced = crate::trace::is_enabled();
+                    d.trace_ts = if traced { crate::trace::now() } else { 0 };
+                    d.trace_tid = if traced { cached_tid() } else { 0 };
                 });
                 if unwind::STACK_MISS.load(Ordering::Relaxed) && !s.wake_sent.swap(true, Ordering::AcqRel) {
                     s.wake();
@@ -531,6 +536,8 @@ const RING_SLOTS: usize = 1024;
 fn collect(shared: *const Shared, mut attacher: Attacher) -> Collected {
     // SAFETY: the session frees `shared` only after joining this thread.
     let shared = unsafe { &*shared };
+    // Samples from now on reach a trace at the drains.
+    crate::trace::cpu_drained(crate::trace::now());
     let mechanism = shared.mechanism;
     let mut out = Collected::default();
     let mut last_refresh = Instant::now();
@@ -600,9 +607,13 @@ fn stack_tag(labels: u32, tid: i32) -> u64 {
 fn drain_samples(shared: &Shared, out: &mut Collected) -> usize {
     let mut key = [0u64; MAX_DEPTH + 1];
     let mut count = 0;
+    let drained_at = crate::trace::now();
     shared.ring.drain(|d| {
         count += 1;
         let n = (d.depth as usize).min(MAX_DEPTH);
+        if d.trace_ts != 0 {
+            crate::trace::cpu_sample(d.trace_tid, d.trace_ts, &d.frames[..n]);
+        }
         key[..n].copy_from_slice(&d.frames[..n]);
         key[n] = stack_tag(d.labels, d.tid);
         match out.stacks.get_mut(&key[..=n]) {
@@ -621,6 +632,7 @@ fn drain_samples(shared: &Shared, out: &mut Collected) -> usize {
             }
         }
     });
+    crate::trace::cpu_drained(drained_at);
     count
 }
 
@@ -648,6 +660,7 @@ fn teardown(s: &mut Session) -> Collected {
         collected.stacks.insert(vec![LOST, stack_tag(0, 0)], shared.ring.lost());
         s.shared = std::ptr::null_mut();
     }
+    crate::trace::cpu_drained(0);
     crate::signal::release();
     unwind::release();
     collected
