@@ -72,7 +72,8 @@ pub fn lanes_json(m: &Model) -> String {
         if i > 0 {
             o.push(',');
         }
-        let (lo, hi) = c.points.iter().fold((0i64, 0i64), |(a, b), p| (a.min(p.1), b.max(p.1)));
+        let lo = c.points.iter().map(|p| p.1).min().unwrap_or(0);
+        let hi = c.points.iter().map(|p| p.1).max().unwrap_or(0);
         o.push_str("{\"name\":");
         push_json_str(&mut o, &c.name);
         let _ = write!(o, ",\"unit\":\"{:?}\",\"min\":{lo},\"max\":{hi}}}", c.unit);

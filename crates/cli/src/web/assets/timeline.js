@@ -161,13 +161,22 @@
   function draw() {
     ctx.clearRect(0, 0, width, height);
     ctx.font = '11px system-ui, sans-serif';
-    // Lanes.
+    // Lane backgrounds, then the grid, then what is in the lanes.
+    layout.forEach(function (e, i) {
+      ctx.fillStyle = i % 2 ? '#fafafa' : '#f3f6f8';
+      ctx.fillRect(0, e.y - scrollY, width, e.h);
+    });
+    var step = niceStep(view.end - view.start), ticks = [];
+    for (var t = Math.ceil(view.start / step) * step; t <= view.end; t += step) ticks.push(t);
+    ctx.strokeStyle = '#dfe5e8';
+    ticks.forEach(function (t) {
+      var tx = Math.round(X(t)) + 0.5;
+      ctx.beginPath(); ctx.moveTo(tx, AXIS); ctx.lineTo(tx, height); ctx.stroke();
+    });
     if (data) {
       for (var i = 0; i < layout.length && i < data.lanes.length; i++) {
         var e = layout[i], l = data.lanes[i];
         if (e.y - scrollY > height || e.y + e.h - scrollY < AXIS) continue;
-        ctx.fillStyle = i % 2 ? '#fafafa' : '#f3f6f8';
-        ctx.fillRect(0, e.y - scrollY, width, e.h);
         if (e.state >= 0) drawItems(l.states, e.state - scrollY + 1, STATE - 2);
         for (var r = 0; r < l.rows.length; r++) drawItems(l.rows[r], e.rows + r * ROW - scrollY + 1, ROW - 2);
         if (e.marks >= 0) {
@@ -202,14 +211,13 @@
     // Axis.
     ctx.fillStyle = '#eceff1';
     ctx.fillRect(0, 0, width, AXIS);
-    var step = niceStep(view.end - view.start);
     ctx.fillStyle = '#455a64';
-    ctx.strokeStyle = '#cfd8dc';
-    for (var t = Math.ceil(view.start / step) * step; t <= view.end; t += step) {
+    ctx.strokeStyle = '#90a4ae';
+    ticks.forEach(function (t) {
       var tx = Math.round(X(t)) + 0.5;
-      ctx.beginPath(); ctx.moveTo(tx, AXIS - 6); ctx.lineTo(tx, height); ctx.stroke();
+      ctx.beginPath(); ctx.moveTo(tx, AXIS - 6); ctx.lineTo(tx, AXIS); ctx.stroke();
       ctx.fillText('+' + human(t), tx + 3, 14);
-    }
+    });
     if (selection) {
       var sx0 = X(selection.start), sx1 = X(selection.end);
       ctx.fillStyle = 'rgba(30, 136, 229, 0.18)';
@@ -323,6 +331,13 @@
     api.range = d;
   }
 
+  // A drag's end within 3 pixels of the canvas's edge selects to the edge.
+  function edgeT(x) {
+    if (x <= 3) return view.start;
+    if (x >= width - 3) return view.end;
+    return T(x);
+  }
+
   function select(a, b) {
     selection = { start: Math.max(0, Math.min(a, b)), end: Math.min(duration, Math.max(a, b)) };
     draw();
@@ -358,7 +373,7 @@
     if (!drag) return;
     if (Math.abs(x - drag.x) + Math.abs(y - drag.y) > 3) drag.moved = true;
     if (drag.select) {
-      selection = { start: T(Math.max(0, Math.min(width, drag.x))), end: T(Math.max(0, Math.min(width, x))) };
+      selection = { start: edgeT(drag.x), end: edgeT(x) };
       if (selection.start > selection.end) selection = { start: selection.end, end: selection.start };
       draw();
     } else if (drag.moved) {
@@ -378,7 +393,7 @@
     var d = drag;
     drag = null;
     if (d.select && d.moved) {
-      select(T(Math.max(0, Math.min(width, d.x))), T(Math.max(0, Math.min(width, x))));
+      select(edgeT(d.x), edgeT(x));
     } else if (!d.moved) {
       click(x, y);
     }
