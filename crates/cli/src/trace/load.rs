@@ -60,16 +60,14 @@ pub struct Loaded {
 /// Decodes trace bytes read from `path` (already recognized by [`is_trace`]).
 pub fn decode(path: &str, data: &[u8]) -> Result<Loaded, String> {
     crate::timing::mark("read");
-    let trace = rustprof_trace::decode(data).map_err(|e| format!("parsing trace: {e}"))?;
-    crate::timing::mark("trace decoded");
-    let warning = trace.truncated_at.map(|at| {
+    let model = model::from_bytes(data).map_err(|e| format!("parsing trace: {e}"))?;
+    crate::timing::mark("trace indexed");
+    let warning = model.truncated_at.map(|at| {
         format!(
             "{path}: the trace is cut short (an incomplete packet at byte {at} of {}): read up to its last complete packet",
             data.len()
         )
     });
-    let model = model::build(trace);
-    crate::timing::mark("trace indexed");
     if model.events == 0 {
         return Err("parsing trace: the trace has no events".into());
     }

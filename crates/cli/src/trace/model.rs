@@ -16,7 +16,10 @@
 //!   (stable), since a task may begin on one thread and end on another.
 
 use hashbrown::HashMap;
-use rustprof_trace::{Arg, ArgValue, CounterUnit, EventKind, Trace, TrackKind, vocab};
+use std::borrow::Cow;
+
+use rustprof_trace::scan::{ArgRef, EventRef, Scanned, Visitor, scan};
+use rustprof_trace::{ArgValue, CounterUnit, EventKind, Trace, TrackKind, vocab};
 
 /// No string, stack or arguments.
 pub const NONE: u32 = u32::MAX;
@@ -239,13 +242,39 @@ pub struct Counter {
     pub points: Vec<(u64, i64)>,
 }
 
+/// An argument's value; strings are string ids.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Val {
+    /// A string (id).
+    Str(u32),
+    /// An unsigned integer.
+    Uint(u64),
+    /// A signed integer.
+    Int(i64),
+    /// A float.
+    Double(f64),
+    /// A boolean.
+    Bool(bool),
+}
+
+/// One argument of a slice or instant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ArgEntry {
+    /// Its name (a string id).
+    pub name: u32,
+    /// Its value.
+    pub value: Val,
+}
+
 /// The whole trace, indexed.
 #[derive(Clone, Debug, Default)]
 pub struct Model {
-    /// Interned names, categories and stacks.
+    /// Interned names, categories, stacks and argument strings.
     pub strings: Vec<String>,
-    /// Argument lists of slices and instants (without the stack).
-    pub args: Vec<Vec<Arg>>,
+    /// Every argument (but stacks) of every slice and instant, list after list.
+    pub arg_pool: Vec<ArgEntry>,
+    /// The argument lists: ranges of `arg_pool`.
+    pub arg_lists: Vec<(u32, u32)>,
     /// Lanes: the user tasks' first, then threads, async tasks, others.
     pub lanes: Vec<Lane>,
     /// Counter tracks.
@@ -276,8 +305,27 @@ impl Model {
     }
 
     /// The arguments of a slice or instant.
-    pub fn args_of(&self, id: u32) -> &[Arg] {
-        self.args.get(id as usize).map(Vec::as_slice).unwrap_or(&[])
+    pub fn args_of(&self, id: u32) -> &[ArgEntry] {
+        match self.arg_lists.get(id as usize) {
+            Some(&(a, b)) => self.arg_pool.get(a as usize..b as usize).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// A value as text.
+    pub fn val_text(&self, v: Val) -> String {
+        match v {
+            Val::Str(id) => self.str(id).to_string(),
+            Val::Uint(x) => x.to_string(),
+            Val::Int(x) => x.to_string(),
+            Val::Double(x) => x.to_string(),
+            Val::Bool(x) => x.to_string(),
+        }
+    }
+
+    /// The value of argument `name` in list `args`, as text.
+    pub fn arg_text(&self, args: u32, name: &str) -> Option<String> {
+        self.args_of(args).iter().find(|a| self.str(a.name) == name).map(|a| self.val_text(a.value))
     }
 }
 
@@ -298,15 +346,130 @@ struct Interner {
 }
 
 impl Interner {
-    fn id(&mut self, s: String) -> u32 {
-        if let Some(&id) = self.ids.get(&s) {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.ids.get(s) {
             return id;
         }
         let id = self.strings.len() as u32;
-        self.strings.push(s.clone());
-        self.ids.insert(s, id);
+        self.strings.push(s.to_string());
+        self.ids.insert(s.to_string(), id);
         id
     }
+}
+
+/// Collects what [`scan`] reads: tracks, and events reduced per track.
+#[derive(Default)]
+struct Collect {
+    strings: Interner,
+    tracks: Vec<rustprof_trace::Track>,
+    per_track: HashMap<u64, Vec<Rec>>,
+    arg_pool: Vec<ArgEntry>,
+    arg_lists: Vec<(u32, u32)>,
+    events: usize,
+    dropped: u64,
+    start: u64,
+    end: u64,
+}
+
+impl Visitor for Collect {
+    fn track(&mut self, t: rustprof_trace::Track) {
+        self.tracks.push(t);
+    }
+
+    fn event(&mut self, e: EventRef<'_>) {
+        if self.events == 0 {
+            self.start = e.ts;
+        }
+        self.events += 1;
+        self.start = self.start.min(e.ts);
+        self.end = self.end.max(e.ts);
+        let mut stack = NONE;
+        let first = self.arg_pool.len() as u32;
+        for (name, value) in &e.args {
+            if let (ArgRef::Str(st), true) = (value, name == vocab::ARG_STACK) {
+                stack = self.strings.id(st);
+                continue;
+            }
+            if name == "count" && e.category == rustprof_trace::DROPPED_CATEGORY {
+                self.dropped += match value {
+                    ArgRef::Uint(v) => *v,
+                    ArgRef::Int(v) => (*v).max(0) as u64,
+                    _ => 0,
+                };
+            }
+            let value = match value {
+                ArgRef::Str(v) => Val::Str(self.strings.id(v)),
+                ArgRef::Uint(v) => Val::Uint(*v),
+                ArgRef::Int(v) => Val::Int(*v),
+                ArgRef::Double(v) => Val::Double(*v),
+                ArgRef::Bool(v) => Val::Bool(*v),
+            };
+            self.arg_pool.push(ArgEntry { name: self.strings.id(name), value });
+        }
+        let last = self.arg_pool.len() as u32;
+        let args = if last == first {
+            NONE
+        } else {
+            self.arg_lists.push((first, last));
+            self.arg_lists.len() as u32 - 1
+        };
+        let rec = Rec {
+            ts: e.ts,
+            kind: e.kind,
+            name: self.strings.id(&e.name),
+            category: self.strings.id(&e.category),
+            stack,
+            args,
+        };
+        self.per_track.entry(e.track).or_default().push(rec);
+    }
+}
+
+/// Indexes the bytes of a trace, reading them with [`scan`].
+pub fn from_bytes(data: &[u8]) -> Result<Model, rustprof_trace::DecodeError> {
+    let mut c = Collect::default();
+    c.strings.id("");
+    let scanned = scan(data, &mut c)?;
+    Ok(finish(c, scanned))
+}
+
+/// Indexes a decoded trace.
+pub fn build(trace: Trace) -> Model {
+    let mut c = Collect::default();
+    c.strings.id("");
+    for t in trace.tracks {
+        c.track(t);
+    }
+    for e in &trace.events {
+        let args = e
+            .args
+            .iter()
+            .map(|a| {
+                let v = match &a.value {
+                    ArgValue::Str(s) => ArgRef::Str(Cow::Borrowed(s.as_str())),
+                    ArgValue::Uint(v) => ArgRef::Uint(*v),
+                    ArgValue::Int(v) => ArgRef::Int(*v),
+                    ArgValue::Double(v) => ArgRef::Double(*v),
+                    ArgValue::Bool(v) => ArgRef::Bool(*v),
+                };
+                (Cow::Borrowed(a.name.as_str()), v)
+            })
+            .collect();
+        c.event(EventRef {
+            ts: e.ts,
+            track: e.track,
+            kind: e.kind,
+            name: Cow::Borrowed(&e.name),
+            category: Cow::Borrowed(&e.category),
+            args,
+        });
+    }
+    let scanned = Scanned {
+        clock_id: trace.clock_id,
+        clock_snapshot: trace.clock_snapshot,
+        truncated_at: trace.truncated_at,
+    };
+    finish(c, scanned)
 }
 
 /// Where a track's events go.
@@ -316,24 +479,29 @@ enum Dest {
     Counter(usize),
 }
 
-/// Indexes a decoded trace.
-pub fn build(trace: Trace) -> Model {
-    let mut m =
-        Model { truncated_at: trace.truncated_at, dropped: trace.dropped_events(), ..Model::default() };
-    m.events = trace.events.len();
-    m.start = trace.events.iter().map(|e| e.ts).min().unwrap_or(0);
-    m.end = trace.events.iter().map(|e| e.ts).max().unwrap_or(0);
-    let trace_clock = trace.clock_snapshot.iter().find(|(c, _)| *c == trace.clock_id).map(|x| x.1);
-    let real = trace.clock_snapshot.iter().find(|(c, _)| *c == rustprof_trace::clock::REALTIME).map(|x| x.1);
+fn finish(c: Collect, scanned: Scanned) -> Model {
+    let mut m = Model {
+        truncated_at: scanned.truncated_at,
+        dropped: c.dropped,
+        events: c.events,
+        start: c.start,
+        end: c.end,
+        arg_pool: c.arg_pool,
+        arg_lists: c.arg_lists,
+        ..Model::default()
+    };
+    let snap = &scanned.clock_snapshot;
+    let trace_clock = snap.iter().find(|(k, _)| *k == scanned.clock_id).map(|x| x.1);
+    let real = snap.iter().find(|(k, _)| *k == rustprof_trace::clock::REALTIME).map(|x| x.1);
     if let (Some(t), Some(r)) = (trace_clock, real) {
         m.wall_start = Some(r as i64 + (m.start as i64 - t as i64));
     }
-
+    let (mut strings, per_track, all_tracks) = (c.strings, c.per_track, c.tracks);
     // Tracks → lanes: threads by (pid, tid), children of threads into them.
     let mut lanes: Vec<Lane> = vec![Lane::new("user tasks".into(), LaneKind::Tasks)];
     let mut dest: HashMap<u64, Dest> = HashMap::new();
     let mut by_thread: HashMap<(i32, i32), usize> = HashMap::new();
-    for t in &trace.tracks {
+    for t in &all_tracks {
         if let TrackKind::Thread { pid, tid } = t.kind {
             let i = *by_thread.entry((pid, tid)).or_insert_with(|| {
                 let name = if t.name.is_empty() { format!("thread {tid}") } else { t.name.clone() };
@@ -343,7 +511,7 @@ pub fn build(trace: Trace) -> Model {
             dest.insert(t.uuid, Dest::Lane(i));
         }
     }
-    for t in &trace.tracks {
+    for t in &all_tracks {
         match t.kind {
             TrackKind::Thread { .. } => {}
             TrackKind::Counter { unit } => {
@@ -363,37 +531,6 @@ pub fn build(trace: Trace) -> Model {
                 dest.insert(t.uuid, Dest::Lane(lanes.len() - 1));
             }
         }
-    }
-
-    // Events, reduced and grouped by track.
-    let mut strings = Interner::default();
-    let empty = strings.id(String::new());
-    debug_assert_eq!(empty, 0);
-    let mut per_track: HashMap<u64, Vec<Rec>> = HashMap::new();
-    for e in trace.events {
-        let mut stack = NONE;
-        let mut args = Vec::new();
-        for a in e.args {
-            match a.value {
-                ArgValue::Str(s) if a.name == vocab::ARG_STACK => stack = strings.id(s),
-                value => args.push(Arg { name: a.name, value }),
-            }
-        }
-        let args = if args.is_empty() {
-            NONE
-        } else {
-            m.args.push(args);
-            m.args.len() as u32 - 1
-        };
-        let rec = Rec {
-            ts: e.ts,
-            kind: e.kind,
-            name: strings.id(e.name),
-            category: strings.id(e.category),
-            stack,
-            args,
-        };
-        per_track.entry(e.track).or_default().push(rec);
     }
 
     // Pair slices per track, in time order.
@@ -464,7 +601,7 @@ pub fn build(trace: Trace) -> Model {
             close(b, m.end, &strings, &mut pending[li]);
         }
     }
-    m.strings = strings.strings;
+    m.strings = std::mem::take(&mut strings.strings);
 
     // Pure user-task tracks move to the tasks lane; the rest is laid out.
     let mut tasks = Vec::new();

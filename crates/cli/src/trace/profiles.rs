@@ -137,10 +137,7 @@ pub fn intervals(m: &Model, kind: Kind) -> Vec<Interval> {
 }
 
 fn reason(m: &Model, s: &Slice) -> Option<String> {
-    m.args_of(s.args).iter().find(|a| a.name == vocab::ARG_REASON).map(|a| match &a.value {
-        rustprof_trace::ArgValue::Str(s) => s.clone(),
-        v => format!("{v:?}"),
-    })
+    m.arg_text(s.args, vocab::ARG_REASON)
 }
 
 /// The lane's sync waits as sorted, disjoint intervals.

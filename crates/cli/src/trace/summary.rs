@@ -90,9 +90,7 @@ pub fn render(m: &Model, file: &str) -> String {
             writeln!(o, "\nLongest blocked intervals ({} of {}):", blocked.len().min(LONGEST), blocked.len());
         for &(dur, start, li, class, stack, args) in blocked.iter().take(LONGEST) {
             let mut what = class.name().to_string();
-            if let Some(a) =
-                m.args_of(args).iter().find(|a| a.name == vocab::ARG_REASON || a.name == vocab::ARG_LOCK)
-                && let rustprof_trace::ArgValue::Str(v) = &a.value
+            if let Some(v) = m.arg_text(args, vocab::ARG_REASON).or_else(|| m.arg_text(args, vocab::ARG_LOCK))
             {
                 let _ = write!(what, " ({v})");
             }

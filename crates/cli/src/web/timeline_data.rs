@@ -17,7 +17,7 @@
 
 use std::fmt::Write as _;
 
-use rustprof_trace::{ArgValue, vocab};
+use rustprof_trace::vocab;
 
 use crate::report::flame::push_json_str;
 use crate::trace::latency::human;
@@ -220,16 +220,9 @@ fn push_args(o: &mut String, m: &Model, args: u32) {
         if i > 0 {
             o.push(',');
         }
-        push_json_str(o, &a.name);
+        push_json_str(o, m.str(a.name));
         o.push(':');
-        let v = match &a.value {
-            ArgValue::Str(s) => s.clone(),
-            ArgValue::Uint(v) => v.to_string(),
-            ArgValue::Int(v) => v.to_string(),
-            ArgValue::Double(v) => v.to_string(),
-            ArgValue::Bool(v) => v.to_string(),
-        };
-        push_json_str(o, &v);
+        push_json_str(o, &m.val_text(a.value));
     }
     o.push('}');
 }
