@@ -374,6 +374,11 @@ pub const USAGE_SOURCES: &str = "
     -max_profile_size     Largest a profile may be uncompressed (4gb, 512mb; default
                           1/8 of the machine's memory); its tables may take twice that
     profile.pb.gz         Profile in compressed protobuf format
+    trace.pftrace         Execution trace of rustprof::trace (Perfetto); with -http its
+                          timeline, else one of:
+    -trace_profile=KIND   The trace as a profile: sync (lock waits), syscall (blocked
+                          elsewhere), sched (runnable, not running), offcpu (both)
+    -trace_summary        The trace in text: threads, tasks, longest waits, latencies
     http://host/profile   URL for profile handler to retrieve
     host:port             Same as http://host:port/debug/pprof/profile
     -symbolize=           Controls source of symbol information

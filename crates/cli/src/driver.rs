@@ -105,6 +105,10 @@ pub struct Source {
     pub comment: String,
     /// `-all_frames`: ignore the profile's `drop_frames`/`keep_frames`.
     pub all_frames: bool,
+    /// `-trace_profile`: the profile to derive from trace sources.
+    pub trace_profile: Option<crate::trace::profiles::Kind>,
+    /// `-trace_summary`.
+    pub trace_summary: bool,
 }
 
 /// An error for the user: one line, exit status 1.
@@ -221,6 +225,17 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
             "-http is not compatible with an output format on the command line".into(),
         ));
     }
+    let trace_summary = p.bool("trace_summary");
+    let trace_profile = match p.str("trace_profile").as_str() {
+        "" => None,
+        k => Some(crate::trace::profiles::Kind::parse(k)?),
+    };
+    if trace_summary && (cmd.is_some() || !http.is_empty() || trace_profile.is_some()) {
+        return Err(CliError::Msg(
+            "-trace_summary is a report of its own: not with -http, -trace_profile or an output format"
+                .into(),
+        ));
+    }
     let no_browser = p.bool("no_browser");
     if no_browser && http.is_empty() {
         return Err(CliError::Msg("-no_browser only makes sense with -http".into()));
@@ -263,6 +278,8 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
         http_disable_browser: no_browser,
         comment: p.str("add_comment"),
         all_frames: p.bool("all_frames"),
+        trace_profile,
+        trace_summary,
         ..Default::default()
     };
     if !base.is_empty() {
@@ -593,6 +610,9 @@ pub fn run(args: Vec<String>) -> i32 {
             return 1;
         }
     };
+    if let Some(status) = crate::trace::load::run_trace(&source, &cfg, &mut ui) {
+        return status;
+    }
     let fetcher: &fetch::Fetcher = &crate::sources::fetch_source;
     let fetched = match fetch::fetch_profiles(&source, fetcher, &mut ui) {
         Ok(p) => p,

@@ -71,6 +71,8 @@ const SOURCE_FLAGS: &[(&str, FlagType)] = &[
     ("tls_key", FlagType::Str),
     ("tls_ca", FlagType::Str),
     ("max_profile_size", FlagType::Str),
+    ("trace_profile", FlagType::Str),
+    ("trace_summary", FlagType::Bool),
 ];
 
 /// The type of flag `name`, if it is one.

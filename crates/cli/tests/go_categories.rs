@@ -266,7 +266,12 @@ fn files_pprof_rejects_get_its_words_first() {
     }
     let (_, err, _) = ours(&dir, &["-top", "x.json"]);
     let err = String::from_utf8_lossy(&err);
-    assert!(err.contains("(not a pprof profile: it looks like JSON, starting \"{\\\"traceEvents"), "{err}");
+    assert!(
+        err.contains(
+            "(neither a pprof profile nor a Perfetto trace: it looks like JSON, starting \"{\\\"traceEvents"
+        ),
+        "{err}"
+    );
     let (_, err, _) = ours(&dir, &["-top", "binary"]);
     assert!(String::from_utf8_lossy(&err).contains("it is an ELF binary"));
     let (_, err, _) = ours(&dir, &["-top", "badindex.pb"]);

@@ -6,6 +6,7 @@
 
 pub mod flame;
 pub mod json;
+pub mod trace;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Read, Write};
