@@ -120,7 +120,7 @@ pub struct Slice {
     pub name: u32,
     /// Stack (a string id of a `vocab::format_stack` text), or [`NONE`].
     pub stack: u32,
-    /// Other arguments (an index of [`Model::args`]), or [`NONE`].
+    /// Other arguments (an index of [`Model::arg_lists`]), or [`NONE`].
     pub args: u32,
     /// What it is.
     pub class: Class,
