@@ -317,7 +317,7 @@ pub fn usage(command_line: bool) -> String {
     };
     let mut variables = Vec::new();
     let mut radio = Vec::new();
-    for f in FIELDS {
+    for f in FIELDS.iter().filter(|f| config::known(f)) {
         match f.kind {
             Kind::Choice(choices) => {
                 let mut s = vec![fmt_help(f.name, "")];
@@ -374,6 +374,11 @@ pub const USAGE_SOURCES: &str = "
     -max_profile_size     Largest a profile may be uncompressed (4gb, 512mb; default
                           1/8 of the machine's memory); its tables may take twice that
     profile.pb.gz         Profile in compressed protobuf format
+    trace.pftrace         Execution trace of rustprof::trace (Perfetto); with -http its
+                          timeline, else one of:
+    -trace_profile=KIND   The trace as a profile: sync (lock waits), syscall (blocked
+                          elsewhere), sched (runnable, not running), offcpu (both)
+    -trace_summary        The trace in text: threads, tasks, longest waits, latencies
     http://host/profile   URL for profile handler to retrieve
     host:port             Same as http://host:port/debug/pprof/profile
     -symbolize=           Controls source of symbol information
@@ -394,6 +399,7 @@ pub const USAGE_VARS: &str = "
                       Port is optional and a randomly available port by default.
    -no_browser        Skip opening a browser for the interactive web UI.
    -tools             Search path for object tools (accepted for compatibility)
+   -all_frames        Ignore drop_frames and keep_frames regexps in the profile
 
   Legacy convenience options:
    -inuse_space           Same as -sample_index=inuse_space

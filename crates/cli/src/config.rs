@@ -70,6 +70,8 @@ pub struct Config {
     pub taghide: String,
     /// Attribute inlined frames to their caller.
     pub noinlines: bool,
+    /// Keep column numbers at the line level (`file:line:column`).
+    pub show_columns: bool,
     /// `functions`, `filefunctions`, `files`, `lines` or `addresses`.
     pub granularity: String,
 }
@@ -108,7 +110,10 @@ impl Default for Config {
             tagshow: String::new(),
             taghide: String::new(),
             noinlines: false,
-            granularity: "functions".into(),
+            show_columns: false,
+            // Today's pprof leaves it unset: the report chooses ("functions"
+            // for most, "filefunctions" for stacks); Go 1.19 said "functions".
+            granularity: if gofmt::compat_go119() { "functions".into() } else { String::new() },
         }
     }
 }
@@ -356,6 +361,13 @@ pub const FIELDS: &[Field] = &[
         help: "Ignore inlines.\nAttributes inlined functions to their first out-of-line caller.\n",
     },
     Field {
+        name: "showcolumns",
+        kind: Kind::Bool,
+        urlparam: "showcolumns",
+        saved: true,
+        help: "Show column numbers at the source code line level.\n",
+    },
+    Field {
         name: "granularity",
         kind: Kind::Choice(&["functions", "filefunctions", "files", "lines", "addresses"]),
         urlparam: "g",
@@ -363,6 +375,12 @@ pub const FIELDS: &[Field] = &[
         help: "",
     },
 ];
+
+/// Whether the pprof being matched knows the option: `showcolumns` came after
+/// Go 1.19.
+pub fn known(f: &Field) -> bool {
+    !(f.name == "showcolumns" && gofmt::compat_go119())
+}
 
 /// Help of the choice names (`-cum`, `-lines`...).
 pub fn choice_help(choice: &str) -> &'static str {
@@ -445,6 +463,7 @@ impl Config {
             "tagshow" => self.tagshow.clone(),
             "taghide" => self.taghide.clone(),
             "noinlines" => self.noinlines.to_string(),
+            "showcolumns" => self.show_columns.to_string(),
             "granularity" => self.granularity.clone(),
             _ => String::new(),
         }
@@ -486,6 +505,7 @@ impl Config {
             "drop_negative" => &mut self.drop_negative,
             "trim" => &mut self.trim,
             "noinlines" => &mut self.noinlines,
+            "showcolumns" => &mut self.show_columns,
             _ => return None,
         })
     }

@@ -103,6 +103,12 @@ pub struct Source {
     pub http_disable_browser: bool,
     /// `-add_comment`.
     pub comment: String,
+    /// `-all_frames`: ignore the profile's `drop_frames`/`keep_frames`.
+    pub all_frames: bool,
+    /// `-trace_profile`: the profile to derive from trace sources.
+    pub trace_profile: Option<crate::trace::profiles::Kind>,
+    /// `-trace_summary`.
+    pub trace_summary: bool,
 }
 
 /// An error for the user: one line, exit status 1.
@@ -179,7 +185,9 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
         if rustprof_symbolize::read_build_id(std::path::Path::new(a0)).is_ok() {
             exec_name = a0.clone();
             args.remove(0);
-        } else if build_id.is_empty() && is_build_id(a0) {
+        } else if build_id.is_empty() && crate::gofmt::compat_go119() && is_build_id(a0) {
+            // Go 1.19's pprof took a hex first argument for a build ID; today's
+            // does not.
             build_id = a0.clone();
             args.remove(0);
         }
@@ -215,6 +223,17 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
     if cmd.is_some() && !http.is_empty() {
         return Err(CliError::Msg(
             "-http is not compatible with an output format on the command line".into(),
+        ));
+    }
+    let trace_summary = p.bool("trace_summary");
+    let trace_profile = match p.str("trace_profile").as_str() {
+        "" => None,
+        k => Some(crate::trace::profiles::Kind::parse(k)?),
+    };
+    if trace_summary && (cmd.is_some() || !http.is_empty() || trace_profile.is_some()) {
+        return Err(CliError::Msg(
+            "-trace_summary is a report of its own: not with -http, -trace_profile or an output format"
+                .into(),
         ));
     }
     let no_browser = p.bool("no_browser");
@@ -258,6 +277,9 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
         http_hostport: http,
         http_disable_browser: no_browser,
         comment: p.str("add_comment"),
+        all_frames: p.bool("all_frames"),
+        trace_profile,
+        trace_summary,
         ..Default::default()
     };
     if !base.is_empty() {
@@ -307,7 +329,10 @@ pub fn apply_command_overrides(cmd: &str, format: Format, mut cfg: Config) -> Co
     if matches!(format, Format::Proto | Format::Raw | Format::Callgrind) {
         trim = false;
         cfg.granularity = "addresses".into();
-        cfg.noinlines = false;
+        // Today's pprof honours -noinlines in these outputs; Go 1.19's did not.
+        if crate::gofmt::compat_go119() {
+            cfg.noinlines = false;
+        }
     }
     if !trim {
         cfg.nodecount = 0;
@@ -406,12 +431,14 @@ fn aggregate(p: &mut Profile, cfg: &Config) -> Result<(), String> {
             (true, true, true, true)
         }
         "lines" => (true, true, true, false),
+        // Today's default: the report decides (functions here).
+        "" => (true, false, false, false),
         "files" => (false, true, false, false),
         "functions" => (true, false, false, false),
         "filefunctions" => (true, true, false, false),
         _ => return Err("unexpected granularity".into()),
     };
-    filter::aggregate(p, inlines, function, filename, linenumber, address);
+    filter::aggregate(p, inlines, function, filename, linenumber, cfg.show_columns, address);
     Ok(())
 }
 
@@ -583,6 +610,9 @@ pub fn run(args: Vec<String>) -> i32 {
             return 1;
         }
     };
+    if let Some(status) = crate::trace::load::run_trace(&source, &cfg, &mut ui) {
+        return status;
+    }
     let fetcher: &fetch::Fetcher = &crate::sources::fetch_source;
     let fetched = match fetch::fetch_profiles(&source, fetcher, &mut ui) {
         Ok(p) => p,

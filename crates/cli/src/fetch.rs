@@ -17,15 +17,20 @@ pub type Fetcher = dyn Fn(&str, &Source, &mut dyn Ui) -> Result<(Profile, bool),
 /// Reads a local profile file.
 pub fn read_file(path: &str) -> Result<Profile, String> {
     let data = crate::limits::read_file(path)?;
+    crate::timing::mark("read");
+    decode_profile(&data)
+}
+
+/// Decodes a profile's bytes (gzipped or not) within the memory limits.
+pub fn decode_profile(data: &[u8]) -> Result<Profile, String> {
     if data.starts_with(b"PERFILE2") {
         return Err("perf.data files are not supported: convert them with perf_to_profile (github.com/google/perf_data_converter)".into());
     }
     if data.is_empty() {
         return Err("parsing profile: empty input file".into());
     }
-    crate::timing::mark("read");
-    let p = rustprof_profile::decode_with(&data, &crate::limits::decode_options())
-        .map_err(|e| crate::sniff::parse_error(&data, &e));
+    let p = rustprof_profile::decode_with(data, &crate::limits::decode_options())
+        .map_err(|e| crate::sniff::parse_error(data, &e));
     crate::timing::mark("decoded");
     p
 }
@@ -299,6 +304,10 @@ pub fn fetch_profiles(s: &Source, fetch: &Fetcher, ui: &mut dyn Ui) -> Result<Fe
         rustprof_profile::scale(&mut base, -1.0);
         p = combine(vec![p, base])?;
         compacted = true;
+    }
+    if s.all_frames {
+        p.drop_frames = Default::default();
+        p.keep_frames = Default::default();
     }
     crate::symbolize::symbolize_with(&s.symbolize, &mut p, ui, &mut |p, force, ui| {
         crate::remote::symbolize_remote(p, force, &msrc, ui)

@@ -649,6 +649,7 @@ pub fn aggregate(
     function: bool,
     filename: bool,
     linenumber: bool,
+    column: bool,
     address: bool,
 ) {
     for m in &mut p.mappings {
@@ -668,7 +669,7 @@ pub fn aggregate(
             }
         }
     }
-    if !inline || !address || !linenumber {
+    if !inline || !address || !linenumber || !column {
         for li in 0..p.locations.len() {
             let l = p.locations[li];
             if !inline && l.num_lines() > 1 {
@@ -678,6 +679,12 @@ pub fn aggregate(
                 let l = p.locations[li];
                 for ln in &mut p.lines[l.lines_start as usize..l.lines_end as usize] {
                     ln.line = 0;
+                    ln.column = 0;
+                }
+            }
+            if !column {
+                let l = p.locations[li];
+                for ln in &mut p.lines[l.lines_start as usize..l.lines_end as usize] {
                     ln.column = 0;
                 }
             }

@@ -55,6 +55,7 @@ const SOURCE_FLAGS: &[(&str, FlagType)] = &[
     ("buildid", FlagType::Str),
     ("timeout", FlagType::Int),
     ("add_comment", FlagType::Str),
+    ("all_frames", FlagType::Bool),
     ("seconds", FlagType::Int),
     ("inuse_space", FlagType::Bool),
     ("inuse_objects", FlagType::Bool),
@@ -70,6 +71,8 @@ const SOURCE_FLAGS: &[(&str, FlagType)] = &[
     ("tls_key", FlagType::Str),
     ("tls_ca", FlagType::Str),
     ("max_profile_size", FlagType::Str),
+    ("trace_profile", FlagType::Str),
+    ("trace_summary", FlagType::Bool),
 ];
 
 /// The type of flag `name`, if it is one.

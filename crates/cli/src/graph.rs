@@ -62,6 +62,8 @@ pub struct NodeInfo {
     pub start_line: i64,
     /// Line number.
     pub lineno: i64,
+    /// Column (0 unless `showcolumns` keeps it; always 0 in Go 1.19 mode).
+    pub columnno: i64,
     /// Object file (mapping path).
     pub objfile: u32,
 }
@@ -80,7 +82,11 @@ impl NodeInfo {
         }
         let file = s.get(self.file);
         if self.lineno != 0 {
-            name.push(format!("{}:{}", file, self.lineno));
+            if self.columnno != 0 {
+                name.push(format!("{}:{}:{}", file, self.lineno, self.columnno));
+            } else {
+                name.push(format!("{}:{}", file, self.lineno));
+            }
         } else if !file.is_empty() {
             name.push(file.to_string());
         } else if !fun.is_empty() {
@@ -98,16 +104,19 @@ impl NodeInfo {
         self.name_components(s).join(" ")
     }
 
-    /// Go's `fmt.Sprint(info)`, pprof's last tie-breaker when sorting.
+    /// Go's `fmt.Sprint(info)`, pprof's last tie-breaker when sorting (today's
+    /// `NodeInfo` has a column between the line and the object file).
     fn go_sprint(&self, s: &Strs) -> String {
+        let column = if crate::gofmt::compat_go119() { String::new() } else { format!(" {}", self.columnno) };
         format!(
-            "{{{} {} {} {} {} {} {}}}",
+            "{{{} {} {} {} {} {}{} {}}}",
             s.get(self.name),
             s.get(self.orig_name),
             self.address,
             s.get(self.file),
             self.start_line,
             self.lineno,
+            column,
             s.get(self.objfile)
         )
     }
@@ -355,6 +364,7 @@ impl<'p> GraphBuilder<'p> {
         let mut infos = Vec::with_capacity(prof.lines.len() + prof.locations.len());
         let mut file_cache: HashMap<StrId, u32> = HashMap::new();
         let mut str_cache: HashMap<StrId, u32> = HashMap::new();
+        let go119 = crate::gofmt::compat_go119();
         for loc in &prof.locations {
             loc_start.push(infos.len() as u32);
             let objfile = match loc.mapping {
@@ -372,7 +382,13 @@ impl<'p> GraphBuilder<'p> {
             for line in lines {
                 let f = &prof.functions[line.function as usize];
                 let name = *str_cache.entry(f.name).or_insert_with(|| strs.intern(prof.str(f.name)));
-                let mut ni = NodeInfo { address: loc.address, lineno: line.line, name, ..Default::default() };
+                let mut ni = NodeInfo {
+                    address: loc.address,
+                    lineno: line.line,
+                    columnno: if go119 { 0 } else { line.column },
+                    name,
+                    ..Default::default()
+                };
                 if !prof.str(f.filename).is_empty() {
                     ni.file = *file_cache
                         .entry(f.filename)
@@ -684,6 +700,7 @@ impl<'p> GraphBuilder<'p> {
                             let mut finfo = info;
                             finfo.address = 0;
                             finfo.lineno = 0;
+                            finfo.columnno = 0;
                             let f = match index.get(&(parent, finfo)) {
                                 Some(&f) => f,
                                 None => {
@@ -991,6 +1008,7 @@ impl NodeMap {
             let mut f = info;
             f.address = 0;
             f.lineno = 0;
+            f.columnno = 0;
             let fnode = self.find_or_insert(f, None).unwrap_or(n);
             self.nodes[n as usize].function = fnode;
         }

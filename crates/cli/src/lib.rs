@@ -7,7 +7,9 @@
 //! [`graph`] turns samples into nodes and edges and trims them; [`report`] has one
 //! module per output format, with units formatted by [`measurement`]. [`shell`]
 //! is the interactive mode over the same reports, and [`web`] the web UI
-//! (`-http`) over them, with the flame graph of [`report::flame`].
+//! (`-http`) over them, with the flame graph of [`report::flame`]. [`trace`]
+//! reads execution traces: their derived profiles enter the same flow, and the
+//! web UI gets a timeline of them.
 
 pub mod commands;
 pub mod config;
@@ -29,6 +31,7 @@ pub mod sources;
 pub mod svg;
 pub mod symbolize;
 pub mod timing;
+pub mod trace;
 pub mod web;
 
 pub use driver::run;

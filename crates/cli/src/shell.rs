@@ -233,7 +233,7 @@ impl Shell {
     /// pprof's `printCurrentOptions` (`o`).
     pub fn options_listing(&self) -> String {
         let mut lines = Vec::new();
-        for f in FIELDS {
+        for f in FIELDS.iter().filter(|f| crate::config::known(f)) {
             let name = f.name;
             let mut value = self.cfg.get(f);
             let mut comment = String::new();
@@ -241,6 +241,9 @@ impl Shell {
                 let mut values = choices.to_vec();
                 values.sort_unstable();
                 comment = format!("[{}]", values.join(" | "));
+                if name == "granularity" && value.is_empty() {
+                    value = "(default)".into();
+                }
             } else if name == "sample_index" {
                 if value.is_empty() {
                     value = self.sample_types.last().cloned().unwrap_or_default();

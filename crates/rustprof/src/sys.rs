@@ -477,3 +477,29 @@ pub(crate) fn futex_wake(word: &std::sync::atomic::AtomicU32) {
         libc::syscall(libc::SYS_futex, word.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, 1);
     }
 }
+
+/// `_IOW('$', 4, u64)`.
+const PERF_EVENT_IOC_PERIOD: libc::c_ulong = 0x4008_2404;
+
+/// Sets a perf event's sampling period; the next overflow comes a full new
+/// period from now (async-signal-safe).
+#[inline]
+pub(crate) fn perf_set_period(fd: i32, period_ns: u64) {
+    let period = period_ns;
+    // SAFETY: ioctl is async-signal-safe and reads one u64 from a valid pointer;
+    // a stale fd only makes it fail.
+    unsafe {
+        libc::ioctl(fd, PERF_EVENT_IOC_PERIOD, &period as *const u64);
+    }
+}
+
+/// System-mode CPU time of the whole process, in ns (`getrusage`).
+pub(crate) fn process_sys_ns() -> u64 {
+    // SAFETY: rusage is plain data, filled by the call.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid pointer to a rusage.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0;
+    }
+    ru.ru_stime.tv_sec as u64 * 1_000_000_000 + ru.ru_stime.tv_usec as u64 * 1000
+}

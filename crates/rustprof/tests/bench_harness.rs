@@ -533,3 +533,41 @@ fn profiles_go_to_outputdir_and_read_in_go_tool_pprof() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[path = "../../trace/tests/common/mod.rs"]
+mod perfetto;
+
+#[test]
+fn trace_flag_writes_a_perfetto_trace_of_the_run() {
+    let dir = tmpdir("trace");
+    let (r, g) = ok_run(&[
+        "-bench",
+        "Contended",
+        "-benchtime",
+        "200x",
+        "-cpuprofile",
+        "cpu.out",
+        "-trace",
+        "trace.out",
+        "-outputdir",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(g.results.len(), 1, "{}", r.stdout);
+    let path = dir.join("trace.out");
+    let shown = std::fs::canonicalize(&path).unwrap();
+    assert!(r.stderr.contains(&format!("rustprof: saved trace in {}\n", shown.display())), "{}", r.stderr);
+    let bytes = std::fs::read(&path).unwrap();
+    let t = rustprof_trace::decode(&bytes).unwrap();
+    assert_eq!(t.truncated_at, None);
+    // The benchmark's two goroutine-like threads waited for its lock.
+    let waits = t.events.iter().filter(|e| e.name == rustprof_trace::vocab::LOCK_WAIT).count();
+    assert!(waits > 0, "no lock waits in {} events", t.events.len());
+    if let Some(py) = perfetto::perfetto_python() {
+        let d = perfetto::perfetto_dump(&py, &path);
+        assert_eq!(d["events"].as_array().unwrap().len(), t.events.len());
+    }
+    // A path that cannot be created: go test's message, the run goes on.
+    let r = run(&["-bench", "Spin", "-benchtime", "1x", "-trace", "/nonexistent/dir/t.out"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.starts_with("testing: open /nonexistent/dir/t.out: "), "{}", r.stderr);
+}

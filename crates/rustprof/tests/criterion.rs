@@ -116,11 +116,13 @@ fn profile_mode_writes_a_readable_profile_per_benchmark() {
     rustprof_profile::validate(&p).unwrap();
     let types = p.sample_type_names();
     assert!(types.contains(&("cpu".to_string(), "nanoseconds".to_string())), "{types:?}");
-    // About one second of CPU at 500 Hz: hundreds of samples.
+    // One second of wall time at 500 Hz. How much of it was CPU depends on the
+    // machine's load (464 ms was seen with 40 runnable threads on 2 cores), so
+    // only require enough samples for the shares below to mean something.
     assert!(!p.samples.is_empty());
     let (top, total) = flat(&p);
     let cpu_ms = total / 1_000_000;
-    assert!(cpu_ms >= 500, "only {cpu_ms} ms of cpu: {top:?}");
+    assert!(cpu_ms >= 50, "only {cpu_ms} ms of cpu: {top:?}");
     let (hot, hot_cpu) = &top[0];
     assert!(hot.ends_with("criterion_adapter_hot_loop"), "top by flat cpu is {hot}: {top:?}");
     assert!(*hot_cpu > 0);

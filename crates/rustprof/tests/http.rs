@@ -417,6 +417,103 @@ fn axum_router_serves_the_same() {
     assert_eq!((r.status, r.text().as_str()), (404, "Unknown profile\n"));
     let r = raw(a, b"GET /debug/pprof/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(r.status, 401);
+    // The execution trace, streamed through the router.
+    let r = raw(
+        a,
+        b"GET /debug/pprof/trace?seconds=0.5 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("Content-Disposition"), Some("attachment; filename=\"trace\""));
+    let t = rustprof_trace::decode(&r.body).unwrap();
+    assert!(t.events.iter().any(|e| e.name == rustprof_trace::vocab::LOCK_WAIT), "{} events", t.events.len());
     stop.store(true, Ordering::Relaxed);
     rt.shutdown_timeout(Duration::from_secs(1));
+}
+
+#[path = "../../trace/tests/common/mod.rs"]
+mod perfetto;
+
+#[test]
+fn trace_endpoint_streams_the_work_done_meanwhile() {
+    let _l = lock();
+    workload();
+    let server = http::serve("127.0.0.1:0").unwrap();
+    let a = server.local_addr();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let worker = std::thread::Builder::new()
+        .name("traced-worker".into())
+        .spawn(move || {
+            let mut n = 0u64;
+            while !s2.load(Ordering::Relaxed) {
+                let _r = rustprof::trace::region("work during trace");
+                n = n.wrapping_add(black_box(http_hot_function(10_000)));
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            n
+        })
+        .unwrap();
+    let t0 = Instant::now();
+    let fetch = std::thread::spawn(move || get(a, "/debug/pprof/trace?seconds=1.5"));
+    // While it runs, another trace (over HTTP or the program's own) is refused.
+    std::thread::sleep(Duration::from_millis(300));
+    let busy = get(a, "/debug/pprof/trace?seconds=1");
+    assert_eq!(busy.status, 503);
+    assert_eq!(busy.text(), "Could not enable tracing: tracing is already enabled\n");
+    assert!(busy.header("Retry-After").is_some());
+    assert!(matches!(rustprof::trace::start(Vec::new()), Err(rustprof::trace::TraceError::AlreadyRunning)));
+    let r = fetch.join().unwrap();
+    assert!(t0.elapsed() >= Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    worker.join().unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("Content-Type"), Some("application/octet-stream"));
+    assert_eq!(r.header("Content-Disposition"), Some("attachment; filename=\"trace\""));
+    let t = rustprof_trace::decode(&r.body).unwrap();
+    assert_eq!(t.truncated_at, None);
+    let worker_track = t
+        .tracks
+        .iter()
+        .find(|tr| tr.name == "traced-worker")
+        .unwrap_or_else(|| panic!("no worker track in {:?}", t.tracks))
+        .uuid;
+    let regions = t
+        .events
+        .iter()
+        .filter(|e| e.track == worker_track && e.kind == rustprof_trace::EventKind::SliceBegin)
+        .filter(|e| e.name == "work during trace")
+        .count();
+    assert!(regions >= 20, "{regions} regions");
+    // The workload's threads waited for their lock meanwhile.
+    assert!(t.events.iter().any(|e| e.name == rustprof_trace::vocab::LOCK_WAIT));
+    if let Some(py) = perfetto::perfetto_python() {
+        let path = std::env::temp_dir().join(format!("rustprof-http-trace-{}.pftrace", std::process::id()));
+        std::fs::write(&path, &r.body).unwrap();
+        let d = perfetto::perfetto_dump(&py, &path);
+        assert_eq!(d["events"].as_array().unwrap().len(), t.events.len());
+        let _ = std::fs::remove_file(path);
+    }
+    assert!(!rustprof::trace::is_enabled());
+
+    // Longer than the server allows: Go's 400.
+    let r = get(a, "/debug/pprof/trace?seconds=1000");
+    assert_eq!(r.status, 400, "{}", r.text());
+    // A client that leaves ends its trace: another may start soon after.
+    {
+        let mut s = TcpStream::connect(a).unwrap();
+        s.write_all(b"GET /debug/pprof/trace?seconds=60 HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut head = [0u8; 64];
+        let _ = s.read(&mut head);
+    }
+    let left = Instant::now();
+    loop {
+        match rustprof::trace::start(Vec::new()) {
+            Ok(()) => break,
+            Err(_) => {
+                assert!(left.elapsed() < Duration::from_secs(10), "the trace of a client that left goes on");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    rustprof::trace::stop().unwrap();
 }

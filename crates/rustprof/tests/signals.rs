@@ -2,7 +2,8 @@
 //! itself with a scenario in `RUSTPROF_SIGNAL_SCENARIO`): SIGTRAP stays
 //! transparent to the program after a profile that used perf SIGTRAPs, a late
 //! perf SIGTRAP never kills the process, a handler installed before profiling is
-//! chained, and the SIGPROF fallback (`RUSTPROF_NO_SIGTRAP`) keeps the rate.
+//! chained, and the SIGPROF fallback (`RUSTPROF_NO_SIGTRAP`) takes as many
+//! samples as the threads' CPU time asks for.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rustprof::cpu::{self, CpuOptions};
+
+mod common;
 
 const VAR: &str = "RUSTPROF_SIGNAL_SCENARIO";
 
@@ -45,23 +48,33 @@ fn raise_trap() {
     }
 }
 
-/// Profiles two busy threads at 1 kHz for a short while; returns the comment.
+/// Profiles two busy threads at 1 kHz for a short while; returns the
+/// profile's comment and a line `measured: SAMPLES PERIOD CPU_NS USER_NS` with
+/// the samples of the threads' work and the CPU time the threads measured.
 fn profile_busy() -> String {
-    // The second thread exists before the profile starts, so both threads are
-    // sampled from the first instant and the profile's rate is the mechanism's
-    // own. (A thread created during a profile is attached by the collector's
-    // next pass and loses what it ran before that: issue 14.2, not measured here.)
     let ready = std::sync::Arc::new(std::sync::Barrier::new(2));
     let r2 = ready.clone();
+    let work = || {
+        rustprof::labels::with_labels(&[("work", "busy")], || {
+            common::measure(|| burn(Duration::from_millis(300))).1
+        })
+    };
     let t = std::thread::spawn(move || {
         r2.wait();
-        burn(Duration::from_millis(300))
+        work()
     });
     let p = cpu::start(CpuOptions::with_frequency(1000)).unwrap();
     ready.wait();
-    burn(Duration::from_millis(300));
-    t.join().unwrap();
-    comment(&p.stop().unwrap())
+    let mut cpu = work();
+    cpu += t.join().unwrap();
+    let p = p.stop().unwrap();
+    let samples: i64 = p
+        .samples
+        .iter()
+        .filter(|s| s.labels.iter().any(|l| p.str(l.key) == "work"))
+        .map(|s| s.values[0])
+        .sum();
+    format!("{}\nmeasured: {samples} {} {} {}", comment(&p), p.period, cpu.total_ns, cpu.user_ns)
 }
 
 /// Runs in the child: returns the exit code.
@@ -159,7 +172,7 @@ fn late_perf_signals_do_not_kill() {
 }
 
 /// `RUSTPROF_NO_SIGTRAP` selects the SIGPROF signalling of perf events, which
-/// keeps the requested rate too.
+/// takes the samples the threads' CPU time asks for too.
 #[test]
 fn sigprof_perf_fallback_keeps_the_rate() {
     let (status, out) = run_child("chain", &[("RUSTPROF_NO_SIGTRAP", "1")]);
@@ -169,12 +182,14 @@ fn sigprof_perf_fallback_keeps_the_rate() {
         eprintln!("note: perf events unavailable here: {out}");
         return;
     }
-    // "... (R per CPU-second) ..."
-    let rate: f64 = out
-        .split(" per CPU-second")
-        .next()
-        .and_then(|s| s.rsplit('(').next())
-        .and_then(|r| r.parse().ok())
-        .unwrap_or_else(|| panic!("no rate in {out}"));
-    assert!((900.0..=1100.0).contains(&rate), "rate {rate} for 1000 Hz: {out}");
+    // The samples of the two threads' work match the CPU time they measured.
+    let m: Vec<i64> = out
+        .lines()
+        .find_map(|l| l.strip_prefix("measured: "))
+        .unwrap_or_else(|| panic!("no measurement in {out}"))
+        .split(' ')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let cpu = common::Cpu { total_ns: m[2] as u64, user_ns: m[3] as u64 };
+    common::assert_samples_match(&format!("SIGPROF perf events: {out}"), m[0], m[1], cpu, 2);
 }

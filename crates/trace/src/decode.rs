@@ -7,11 +7,11 @@ use crate::wire::{Reader, Value};
 use crate::{Arg, ArgValue, CounterUnit, DecodeError, Event, EventKind, Trace, Track, TrackKind};
 
 #[derive(Default)]
-struct Sequence {
-    names: HashMap<u64, String>,
-    categories: HashMap<u64, String>,
-    annotation_names: HashMap<u64, String>,
-    clock_id: Option<u32>,
+pub(crate) struct Sequence {
+    pub(crate) names: HashMap<u64, String>,
+    pub(crate) categories: HashMap<u64, String>,
+    pub(crate) annotation_names: HashMap<u64, String>,
+    pub(crate) clock_id: Option<u32>,
 }
 
 /// Reads a Perfetto trace (the bytes of a `Trace` message, uncompressed).
@@ -121,7 +121,7 @@ fn packet(
     Ok(())
 }
 
-fn interned_data(bytes: &[u8], base: usize, seq: &mut Sequence) -> Result<(), DecodeError> {
+pub(crate) fn interned_data(bytes: &[u8], base: usize, seq: &mut Sequence) -> Result<(), DecodeError> {
     let mut r = Reader::new(bytes, base);
     while let Some((n, v, s)) = r.next_field()? {
         let table = match n {
@@ -144,7 +144,7 @@ fn interned_data(bytes: &[u8], base: usize, seq: &mut Sequence) -> Result<(), De
     Ok(())
 }
 
-fn track_descriptor(bytes: &[u8], base: usize) -> Result<Track, DecodeError> {
+pub(crate) fn track_descriptor(bytes: &[u8], base: usize) -> Result<Track, DecodeError> {
     let mut t = Track { uuid: 0, parent: None, name: String::new(), kind: TrackKind::Async };
     let mut named = None;
     let mut r = Reader::new(bytes, base);

@@ -16,7 +16,10 @@
 //! [`encode`] writes a whole [`Trace`]; [`decode`] reads any Perfetto trace made
 //! of these messages (other packets are skipped), never panics on bad input,
 //! and reads a truncated file up to its last complete packet
-//! ([`Trace::truncated_at`]). The crate does no I/O and has no OS code.
+//! ([`Trace::truncated_at`]); [`scan::scan`] reads the same without building a
+//! [`Trace`], handing borrowed events to a visitor (an analyzer's index of a
+//! million events allocates nothing per event). The crate does no I/O and has
+//! no OS code.
 //!
 //! ```
 //! use rustprof_trace::{Trace, Track, TrackKind, Event, EventKind, Arg, ArgValue};
@@ -34,6 +37,7 @@
 
 mod decode;
 mod encode;
+pub mod scan;
 pub mod vocab;
 mod wire;
 

@@ -18,10 +18,18 @@
 //! | heap in use | counter ([`HEAP_COUNTER`]) | counter | | | |
 //! | dropped events | any | instant | [`crate::DROPPED_CATEGORY`] | | `count` |
 //!
+//! Slices on one track must nest (an end closes the innermost open slice),
+//! and scheduler states do not nest with regions and waits: write them on a
+//! track of their own whose parent is the thread's track (kind `Async`, named
+//! [`SCHED_TRACK`]). The analyzer reads every track whose parent is a thread
+//! as part of that thread's lane.
+//!
 //! Stacks ([`ARG_STACK`]) are strings, one frame per line, leaf first, each
 //! `function` or `function (file:line)`; see [`format_stack`] and
 //! [`parse_stack`].
 
+/// Name of a thread's child track holding its scheduler states.
+pub const SCHED_TRACK: &str = "scheduler states";
 /// Category of scheduler states: [`RUNNING`], [`RUNNABLE`], [`BLOCKED`].
 pub const SCHED: &str = "rustprof.sched";
 /// A thread on a CPU.

@@ -513,7 +513,9 @@ fn multiline_printable_name(info: &NodeInfo, strs: &Strs) -> String {
     if !name.is_empty() {
         parts.push(name.clone());
     }
-    if info.lineno != 0 {
+    if info.lineno != 0 && info.columnno != 0 {
+        parts.push(format!("{}:{}:{}", file, info.lineno, info.columnno));
+    } else if info.lineno != 0 {
         parts.push(format!("{}:{}", file, info.lineno));
     } else if !file.is_empty() {
         parts.push(file);

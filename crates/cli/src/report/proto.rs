@@ -60,7 +60,7 @@ pub fn print_top_proto(rpt: &mut Report) -> Vec<u8> {
             }
         };
         let start = out.lines.len() as u32;
-        out.lines.push(Line { function: fidx, line: info.lineno, column: 0 });
+        out.lines.push(Line { function: fidx, line: info.lineno, column: info.columnno });
         out.locations.push(Location {
             id: i as u64 + 1,
             mapping: None,

@@ -16,6 +16,8 @@
 
 pub mod http;
 pub mod page;
+pub mod timeline;
+pub mod timeline_data;
 pub mod views;
 
 use std::net::{TcpListener, TcpStream, ToSocketAddrs};
@@ -157,14 +159,31 @@ pub fn host_port(host: &str, port: u16) -> String {
     if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") }
 }
 
+/// What answers the requests of a server.
+pub trait Router: Send + Sync + 'static {
+    /// Answers one request.
+    fn route(&self, req: &http::Request) -> http::Response;
+}
+
+impl Router for WebUi {
+    fn route(&self, req: &http::Request) -> http::Response {
+        WebUi::route(self, req)
+    }
+}
+
 /// Serves the web UI until the process is stopped.
 pub fn serve(prof: Profile, cfg: Config, source: &Source, ui: &mut dyn Ui) -> Result<(), String> {
+    let state = Arc::new(WebUi::new(prof, cfg, !source.base.is_empty()));
+    serve_router(state, source, ui)
+}
+
+/// Serves `state` on `-http`'s address until the process is stopped.
+pub fn serve_router(state: Arc<dyn Router>, source: &Source, ui: &mut dyn Ui) -> Result<(), String> {
     let (host, port) = split_host_port(&source.http_hostport)?;
     let listener = bind(&host, port.unwrap_or(0))?;
     let port = listener.local_addr().map_err(|e| format!("listen: {e}"))?.port();
     let url = format!("http://{}", host_port(&host, port));
     ui.print(&format!("Serving web UI on {url}"));
-    let state = Arc::new(WebUi::new(prof, cfg, !source.base.is_empty()));
     if !source.http_disable_browser && ui.is_terminal() {
         let target = format!("{url}/ui/");
         std::thread::spawn(move || {
@@ -196,7 +215,7 @@ pub fn serve(prof: Profile, cfg: Config, source: &Source, ui: &mut dyn Ui) -> Re
         let state = state.clone();
         let _ = std::thread::Builder::new().name("rustprof-web".into()).spawn(move || {
             let _guard = guard;
-            handle(stream, &state, local_only);
+            handle(stream, &*state, local_only);
         });
     }
     Ok(())
@@ -212,7 +231,7 @@ impl Drop for ActiveGuard {
 }
 
 /// Serves one connection: one request, one response.
-pub fn handle(mut stream: TcpStream, state: &WebUi, local_only: bool) {
+pub fn handle(mut stream: TcpStream, state: &dyn Router, local_only: bool) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(20)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(120)));
     let peer_ok = !local_only || stream.peer_addr().is_ok_and(|a| a.ip().to_canonical().is_loopback());

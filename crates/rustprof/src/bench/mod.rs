@@ -43,7 +43,8 @@
 //!
 //! The flags are `go test`'s (one or two dashes, `-test.` prefix optional):
 //! `-bench REGEXP` (or a plain filter argument), `-benchtime 2s|100x`, `-count
-//! N`, `-cpu 1,2,4`, `-benchmem`, `-cpuprofile F`, `-memprofile F`,
+//! N`, `-cpu 1,2,4`, `-benchmem`, `-cpuprofile F`, `-trace F` (an execution
+//! trace, [`crate::trace`]), `-memprofile F`,
 //! `-memprofilerate N`, `-blockprofile F`, `-blockprofilerate N`,
 //! `-mutexprofile F`, `-mutexprofilefraction N`, `-outputdir DIR`; `-h` lists
 //! them. Without `-bench`, every benchmark runs. cargo runs a bench binary in
@@ -237,6 +238,7 @@ impl Ctx {
 /// The profiles being taken and where they go.
 struct Profiles {
     cpu: Option<(crate::cpu::CpuProfiler, PathBuf)>,
+    trace: Option<PathBuf>,
     mem: Option<PathBuf>,
     block: Option<PathBuf>,
     mutex: Option<PathBuf>,
@@ -299,8 +301,20 @@ impl Harness {
                 },
             }
         }
+        let mut trace = None;
+        if let Some(f) = &cfg.trace {
+            let path = to_output_dir(&cfg, f);
+            match std::fs::File::create(&path) {
+                Err(e) => eprintln!("testing: open {}: {e}", path.display()),
+                Ok(file) => match crate::trace::start(std::io::BufWriter::new(file)) {
+                    Ok(()) => trace = Some(path),
+                    Err(e) => eprintln!("testing: can't start tracing: {e}"),
+                },
+            }
+        }
         let profiles = Profiles {
             cpu,
+            trace,
             mem: cfg.memprofile.as_deref().map(|f| to_output_dir(&cfg, f)),
             block: cfg.blockprofile.as_deref().map(|f| to_output_dir(&cfg, f)),
             mutex: cfg.mutexprofile.as_deref().map(|f| to_output_dir(&cfg, f)),
@@ -369,7 +383,7 @@ impl Harness {
     }
 }
 
-/// Go's `M.writeProfiles`: cpu, mem (the allocs profile), block, mutex. Says
+/// Go's `M.writeProfiles`: cpu, trace, mem (the allocs profile), block, mutex. Says
 /// on stderr where each went. Returns 2 if one could not be written.
 fn write_profiles(p: Profiles) -> i32 {
     let mut code = 0;
@@ -399,6 +413,18 @@ fn write_profiles(p: Profiles) -> i32 {
             Ok(profile) => code = code.max(save("cpu", &profile, &path)),
             Err(e) => {
                 eprintln!("testing: can't stop cpu profile: {e}");
+                code = 2;
+            }
+        }
+    }
+    if let Some(path) = p.trace {
+        match crate::trace::stop() {
+            Ok(()) => {
+                let shown = std::fs::canonicalize(&path).unwrap_or(path);
+                eprintln!("rustprof: saved trace in {}", shown.display());
+            }
+            Err(e) => {
+                eprintln!("testing: can't write {}: {e}", path.display());
                 code = 2;
             }
         }

@@ -5,8 +5,15 @@
 //! per thread delivering a signal on overflow (not bound to the kernel tick, and
 //! allowed without privileges at `perf_event_paranoid` ≤ 2), else a POSIX timer on
 //! the thread's CPU clock (`timer_create(CLOCK_THREAD_CPUTIME_ID)`, as Go does),
-//! else the process-wide `setitimer(ITIMER_PROF)`. Threads created after the
-//! start are found by a collector thread that scans `/proc/self/task` every 50 ms.
+//! else the process-wide `setitimer(ITIMER_PROF)`. Each thread's timer starts
+//! with a random first period (uniform in (0, period], as Go's), so a thread
+//! that runs less than a period is sampled with the probability its CPU time
+//! gives it. The threads that exist when the profile starts have their timers
+//! when `start` returns; threads created later are found by a collector
+//! thread that scans `/proc/self/task` every 50 ms, and until then are sampled
+//! by the process-wide `ITIMER_PROF` running beside the per-thread timers, whose
+//! signals count only on threads without a timer of their own (Go's
+//! `validSIGPROF` rule) and wake the collector to attach them at once.
 //!
 //! The signal handler (SIGTRAP from perf events, else SIGPROF) is
 //! async-signal-safe: it reads the registers of the interrupted context, unwinds
@@ -27,6 +34,7 @@
 
 #![allow(unsafe_code)]
 
+mod attach;
 pub(crate) mod ring;
 pub(crate) mod unwind;
 
@@ -40,6 +48,7 @@ use rustprof_profile::Profile;
 use crate::pbuild::{LabelValue, Stack, StackProfile};
 use crate::signal::Info;
 use crate::sys;
+use attach::{Attacher, Seen, TidSet};
 use ring::{MAX_DEPTH, Ring};
 
 /// How samples are triggered.
@@ -135,6 +144,15 @@ struct Shared {
     /// This session's number, in the `sig_data` of its sigtrap events.
     session: u32,
     thread_labels: bool,
+    /// The threads the collector has seen, and which have their own timer.
+    tids: TidSet,
+    /// The sampling period, ns.
+    period_ns: u64,
+    /// The process-wide `ITIMER_PROF` runs beside the per-thread timers, to
+    /// sample the threads that have none yet...
+    process_timer: bool,
+    /// ... and its samples count (false if the thread set overflowed).
+    process_timer_counts: AtomicBool,
     /// The collector sleeps on this word; the handler wakes it when a stack was
     /// unknown (a new thread), `stop` when the profile ends.
     wake: AtomicU32,
@@ -143,6 +161,17 @@ struct Shared {
 }
 
 impl Shared {
+    /// Ends the random first period of the calling thread's perf event, if it
+    /// is in it: the event runs at the full period from now (async-signal-safe).
+    #[inline]
+    fn end_first_period(&self) {
+        if let Seen::Own(slot) = self.tids.seen(cached_tid())
+            && let Some(fd) = self.tids.take_first(slot)
+        {
+            sys::perf_set_period(fd, self.period_ns);
+        }
+    }
+
     /// Wakes the collector (async-signal-safe).
     fn wake(&self) {
         self.wake.store(1, Ordering::Release);
@@ -220,9 +249,13 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
         // SAFETY: ACTIVE is only freed after IN_FLIGHT drops to zero.
         let s = unsafe { &*shared };
         let prof = info.signo == libc::SIGPROF;
+        // None: not ours; Some(0): ours, nothing to record.
         let weight = match s.mechanism {
             Mechanism::PerfEvent if s.sigtrap && info.is_our_perf_trap() => {
-                (info.value as u64 as u32 >> 16 == s.session).then_some(1)
+                (info.value as u64 as u32 >> 16 == s.session).then(|| {
+                    s.end_first_period();
+                    1
+                })
             }
             Mechanism::PerfEvent
                 if !s.sigtrap
@@ -230,16 +263,36 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                     && (info.code == sys::POLL_HUP || info.code == 1)
                     && s.fds.contains(info.fd) =>
             {
+                s.end_first_period();
                 sys::perf_refresh(info.fd);
                 Some(1)
             }
             Mechanism::ThreadTimer if prof && info.code == sys::SI_TIMER => {
                 Some(1 + info.overrun.max(0) as u32)
             }
+            // The process timer beside per-thread timers: it samples the
+            // threads that have no timer of their own yet (Go's validSIGPROF),
+            // and has the collector attach them now rather than at its next pass.
+            Mechanism::PerfEvent | Mechanism::ThreadTimer
+                if prof && info.code == sys::SI_KERNEL && s.process_timer =>
+            {
+                match s.tids.seen(cached_tid()) {
+                    Seen::Own(_) => Some(0),
+                    _ if !s.process_timer_counts.load(Ordering::Relaxed) => Some(0),
+                    Seen::Refused => Some(1),
+                    Seen::Unknown => {
+                        if !s.wake_sent.swap(true, Ordering::AcqRel) {
+                            s.wake();
+                        }
+                        Some(1)
+                    }
+                }
+            }
             Mechanism::ProcessTimer if prof && info.code == sys::SI_KERNEL => Some(1),
             _ => None,
         };
         match weight {
+            Some(0) => true,
             Some(w) => {
                 // SAFETY: ctx comes from the handler.
                 let regs = unsafe { sys::regs_from_ucontext(ctx) };
@@ -248,6 +301,11 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                     d.depth = unwind::unwind(&regs, &mut d.frames) as u32;
                     d.labels = crate::labels::current_id();
                     d.tid = if thread_labels { cached_tid() } else { 0 };
+                    // A trace gets the sample too: a clock read (vDSO,
+                    // async-signal-safe) and the cached tid, nothing more.
+                    let traced = crate::trace::is_enabled();
+                    d.trace_ts = if traced { crate::trace::now() } else { 0 };
+                    d.trace_tid = if traced { cached_tid() } else { 0 };
                 });
                 let miss = unwind::STACK_MISS.load(Ordering::Relaxed)
                     | unwind::CODE_MISS_WAKE.swap(false, Ordering::Relaxed);
@@ -263,15 +321,6 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
     ours
 }
 
-/// A thread being sampled.
-enum Attach {
-    Perf(i32),
-    Timer(libc::timer_t),
-}
-
-// SAFETY: timer_t is an opaque id used only through system calls.
-unsafe impl Send for Attach {}
-
 /// What the collector accumulates.
 #[derive(Default)]
 struct Collected {
@@ -279,6 +328,8 @@ struct Collected {
     stacks: HashMap<Vec<u64>, u64>,
     samples: u64,
     thread_names: HashMap<i32, String>,
+    /// The threads whose name was read when their first sample was drained.
+    named: std::collections::HashSet<i32>,
 }
 
 struct Session {
@@ -290,6 +341,9 @@ struct Session {
     start_wall: i64,
     start: Instant,
     start_cpu_ns: u64,
+    /// System CPU time of the process at the start, ns.
+    start_sys_ns: u64,
+    exclude_kernel: bool,
     collector: Option<crate::heap::OwnThread<Collected>>,
 }
 
@@ -410,6 +464,10 @@ fn start_session(opts: CpuOptions) -> Result<Session, CpuError> {
         sigtrap,
         session: SESSIONS.fetch_add(1, Ordering::AcqRel) % 0xffff + 1,
         thread_labels: opts.thread_labels,
+        tids: TidSet::new(),
+        period_ns,
+        process_timer: mechanism != Mechanism::ProcessTimer,
+        process_timer_counts: AtomicBool::new(true),
         wake: AtomicU32::new(0),
         wake_sent: AtomicBool::new(false),
         stop: AtomicBool::new(false),
@@ -431,19 +489,30 @@ fn start_session(opts: CpuOptions) -> Result<Session, CpuError> {
         start_wall: sys::now_ns(),
         start: Instant::now(),
         start_cpu_ns,
+        start_sys_ns: sys::process_sys_ns(),
+        exclude_kernel,
         collector: None,
     };
-    if mechanism == Mechanism::ProcessTimer
-        && let Err(e) = sys::setitimer_prof((period_ns / 1000).max(1))
-    {
+    // The process-wide timer: the mechanism itself, or beside per-thread
+    // timers the sampler of threads that have none yet.
+    if let Err(e) = sys::setitimer_prof((period_ns / 1000).max(1)) {
         teardown(&mut session);
         return Err(CpuError::Io(e));
     }
+    // The threads that exist now have their own timers when start returns.
+    let mut attacher = Attacher::new(period_ns, exclude_kernel, opts.thread_labels);
+    if mechanism != Mechanism::ProcessTimer {
+        unwind::refresh();
+        // SAFETY: the shared state lives until the session's teardown.
+        let shared = unsafe { &*shared };
+        for tid in sys::thread_ids() {
+            attacher.attach(shared, tid);
+        }
+    }
     let shared_addr = shared as usize;
-    let handle = crate::heap::spawn_own("rustprof-cpu", move || {
-        collect(shared_addr as *const Shared, period_ns, exclude_kernel)
-    })
-    .map_err(CpuError::Io)?;
+    let handle =
+        crate::heap::spawn_own("rustprof-cpu", move || collect(shared_addr as *const Shared, attacher))
+            .map_err(CpuError::Io)?;
     session.collector = Some(handle);
     Ok(session)
 }
@@ -457,22 +526,22 @@ const FAST_TICK: Duration = Duration::from_millis(10);
 const RING_SLOTS: usize = 1024;
 
 /// The collector thread: attaches timers to threads as they appear (scanning
-/// `/proc/self/task` every tick), drains the buffer, keeps the unwinder's view of
-/// memory current.
+/// `/proc/self/task` every tick, or at once when the process timer's handler
+/// met a thread without its own timer), drains the buffer, keeps the
+/// unwinder's view of memory current.
 ///
 /// (Perf events can be inherited by the threads a thread creates, which would
 /// make the scan unnecessary; but on Linux 6.18 an event with `inherit` stops
 /// signalling its own thread once that thread creates threads: measured, a
 /// thread spawning and joining threads in a loop got 0 samples for 0.59 s of
 /// CPU. So each thread gets its own event.)
-fn collect(shared: *const Shared, period_ns: u64, exclude_kernel: bool) -> Collected {
+fn collect(shared: *const Shared, mut attacher: Attacher) -> Collected {
     // SAFETY: the session frees `shared` only after joining this thread.
     let shared = unsafe { &*shared };
+    // Samples from now on reach a trace at the drains.
+    crate::trace::cpu_drained(crate::trace::now());
     let mechanism = shared.mechanism;
-    let sigtrap = shared.sigtrap;
     let mut out = Collected::default();
-    let mut attached: HashMap<i32, Attach> = HashMap::new();
-    let mut rng = (sys::now_ns() as u64) | 1;
     let mut last_refresh = Instant::now();
     // Never the loader's: the first pass refreshes (a library may have come
     // since the session's tables were built).
@@ -496,7 +565,7 @@ fn collect(shared: *const Shared, period_ns: u64, exclude_kernel: bool) -> Colle
         let mut tids = Vec::new();
         if mechanism != Mechanism::ProcessTimer {
             tids = sys::thread_ids();
-            new = tids.iter().copied().filter(|t| !attached.contains_key(t)).collect();
+            new = attacher.new_threads(&tids);
             refresh |= !new.is_empty();
         }
         if refresh {
@@ -509,54 +578,12 @@ fn collect(shared: *const Shared, period_ns: u64, exclude_kernel: bool) -> Colle
             unwind::CODE_MISS.store(false, Ordering::Relaxed);
         }
         for tid in new {
-            let a = match mechanism {
-                Mechanism::PerfEvent if sigtrap => {
-                    let data = sys::SIGTRAP_MAGIC | (shared.session << 16) as u64;
-                    match sys::perf_task_clock(tid, period_ns, libc::SIGPROF, exclude_kernel, Some(data)) {
-                        Ok(fd) => {
-                            sys::perf_enable(fd);
-                            Some(Attach::Perf(fd))
-                        }
-                        Err(_) => None,
-                    }
-                }
-                Mechanism::PerfEvent => {
-                    match sys::perf_task_clock(tid, period_ns, libc::SIGPROF, exclude_kernel, None) {
-                        Ok(fd) if shared.fds.insert(fd) => {
-                            sys::perf_refresh(fd);
-                            Some(Attach::Perf(fd))
-                        }
-                        Ok(fd) => {
-                            sys::close(fd);
-                            None
-                        }
-                        Err(_) => None,
-                    }
-                }
-                _ => {
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    // First expiry uniform in (0, period], as Go does.
-                    let first = 1 + rng % period_ns;
-                    sys::thread_timer(tid, libc::SIGPROF, tid as usize, first, period_ns)
-                        .ok()
-                        .map(Attach::Timer)
-                }
-            };
-            // A thread that is already gone, or that refused, is not retried.
-            attached.insert(tid, a.unwrap_or(Attach::Perf(-1)));
+            attacher.attach(shared, tid);
         }
         if !tids.is_empty() {
-            let gone: Vec<i32> =
-                attached.keys().copied().filter(|t| tids.binary_search(t).is_err()).collect();
-            for tid in gone {
-                if let Some(a) = attached.remove(&tid) {
-                    detach(shared, a);
-                }
-            }
+            attacher.forget_gone(shared, &tids);
         }
-        let drained = drain(shared, &mut out);
+        let drained = drain(shared, &mut attacher, &mut out);
         if shared.stop.load(Ordering::Acquire) {
             break;
         }
@@ -564,26 +591,20 @@ fn collect(shared: *const Shared, period_ns: u64, exclude_kernel: bool) -> Colle
         sys::futex_wait(&shared.wake, 0, tick);
         shared.wake.store(0, Ordering::Release);
         if shared.stop.load(Ordering::Acquire) {
-            drain(shared, &mut out);
+            drain(shared, &mut attacher, &mut out);
             break;
         }
     }
-    for (_, a) in attached.drain() {
-        detach(shared, a);
-    }
+    attacher.detach_all(shared);
     out
 }
 
-fn detach(shared: &Shared, a: Attach) {
-    match a {
-        Attach::Perf(fd) if fd >= 0 => {
-            sys::perf_disable(fd);
-            shared.fds.remove(fd);
-            sys::close(fd);
-        }
-        Attach::Perf(_) => {}
-        Attach::Timer(t) => sys::timer_delete(t),
+/// Drains the buffer; the threads' names are known from their attach.
+fn drain(shared: &Shared, attacher: &mut Attacher, out: &mut Collected) -> usize {
+    for (tid, name) in attacher.names.drain() {
+        out.thread_names.entry(tid).or_insert(name);
     }
+    drain_samples(shared, out)
 }
 
 /// The last word of a stack key: its labels and thread.
@@ -592,12 +613,16 @@ fn stack_tag(labels: u32, tid: i32) -> u64 {
 }
 
 /// Moves the buffer's samples into `out`; returns how many there were.
-fn drain(shared: &Shared, out: &mut Collected) -> usize {
+fn drain_samples(shared: &Shared, out: &mut Collected) -> usize {
     let mut key = [0u64; MAX_DEPTH + 1];
     let mut count = 0;
+    let drained_at = crate::trace::now();
     shared.ring.drain(|d| {
         count += 1;
         let n = (d.depth as usize).min(MAX_DEPTH);
+        if d.trace_ts != 0 {
+            crate::trace::cpu_sample(d.trace_tid, d.trace_ts, &d.frames[..n]);
+        }
         key[..n].copy_from_slice(&d.frames[..n]);
         key[n] = stack_tag(d.labels, d.tid);
         match out.stacks.get_mut(&key[..=n]) {
@@ -607,11 +632,16 @@ fn drain(shared: &Shared, out: &mut Collected) -> usize {
             }
         }
         out.samples += d.weight as u64;
-        if d.tid != 0 && !out.thread_names.contains_key(&d.tid) {
+        if d.tid != 0 && out.named.insert(d.tid) {
+            // Named as it is now if it still runs (a new thread may have been
+            // attached before it set its name), else as it was when attached.
             let name = sys::thread_name(d.tid);
-            out.thread_names.insert(d.tid, if name.is_empty() { d.tid.to_string() } else { name });
+            if !name.is_empty() {
+                out.thread_names.insert(d.tid, name);
+            }
         }
     });
+    crate::trace::cpu_drained(drained_at);
     count
 }
 
@@ -623,10 +653,10 @@ fn teardown(s: &mut Session) -> Collected {
         shared.stop.store(true, Ordering::Release);
         shared.wake();
     }
+    // The process timer first: the per-thread timers it stands in for are
+    // being detached.
+    let _ = sys::setitimer_prof(0);
     let mut collected = s.collector.take().and_then(|h| h.join().ok()).unwrap_or_default();
-    if s.mechanism == Mechanism::ProcessTimer {
-        let _ = sys::setitimer_prof(0);
-    }
     ACTIVE.store(std::ptr::null_mut(), Ordering::Release);
     while IN_FLIGHT.load(Ordering::Acquire) != 0 {
         std::thread::yield_now();
@@ -634,14 +664,50 @@ fn teardown(s: &mut Session) -> Collected {
     if !s.shared.is_null() {
         // SAFETY: no handler can see it any more; the collector was joined.
         let shared = unsafe { Box::from_raw(s.shared) };
-        drain(&shared, &mut collected);
+        drain_samples(&shared, &mut collected);
         collected.samples += shared.ring.lost();
         collected.stacks.insert(vec![LOST, stack_tag(0, 0)], shared.ring.lost());
         s.shared = std::ptr::null_mut();
     }
+    crate::trace::cpu_drained(0);
     crate::signal::release();
     unwind::release();
     collected
+}
+
+/// A comment when the achieved rate is far (below half) under the requested
+/// one, with the likely causes; None when it is not, or when too little CPU
+/// time ran to tell (fewer than 20 samples expected).
+fn rate_warning(s: &Session, achieved: f64, cpu_s: f64, sys_ns: u64, lost: u64) -> Option<String> {
+    let requested = s.frequency as f64;
+    if cpu_s * requested < 20.0 || achieved >= requested / 2.0 {
+        return None;
+    }
+    let mut why = Vec::new();
+    if s.mechanism == Mechanism::ProcessTimer {
+        why.push("setitimer(ITIMER_PROF) fires at most once per kernel tick (CONFIG_HZ)".to_string());
+    }
+    if lost > 0 {
+        why.push(format!("{lost} samples were lost because the sample buffer was full"));
+    }
+    let sys_share = sys_ns as f64 / 1e9 / cpu_s;
+    if s.exclude_kernel && sys_share > 0.2 {
+        why.push(format!(
+            "perf_event_paranoid is 2, so ticks that land in the kernel are not sampled, and {:.0}% of the CPU time was system time",
+            sys_share * 100.0
+        ));
+    }
+    if why.is_empty() {
+        why.push(
+            "the CPU time was spent by threads that could not be given a timer, or that exited before the process timer sampled them"
+                .to_string(),
+        );
+    }
+    Some(format!(
+        "rustprof cpu: warning: {achieved:.1} samples per CPU-second is far below the requested {} Hz: {}",
+        s.frequency,
+        why.join("; ")
+    ))
 }
 
 /// Address standing for samples lost because the buffer was full.
@@ -662,8 +728,9 @@ impl CpuProfiler {
             let collected = teardown(&mut s);
             let duration = s.start.elapsed();
             let cpu_ns = sys::process_cpu_ns().saturating_sub(s.start_cpu_ns);
+            let sys_ns = sys::process_sys_ns().saturating_sub(s.start_sys_ns);
             IN_USE.store(false, Ordering::Release);
-            build_profile(&s, collected, duration, cpu_ns)
+            build_profile(&s, collected, duration, cpu_ns, sys_ns)
         });
         Ok(crate::heap::hand_over(p))
     }
@@ -680,7 +747,7 @@ impl Drop for CpuProfiler {
     }
 }
 
-fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64) -> Profile {
+fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64, sys_ns: u64) -> Profile {
     let lost = c.stacks.get(&[LOST, stack_tag(0, 0)][..]).copied().unwrap_or(0);
     let total = c.samples;
     // ns of CPU one sample stands for: exact for per-thread timers, measured for
@@ -708,6 +775,9 @@ fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64) -> 
         achieved,
         lost
     ));
+    if let Some(why) = rate_warning(s, achieved, cpu_s, sys_ns, lost) {
+        sp.comments.push(why);
+    }
     sp.pseudo_frame(LOST, "rustprof::cpu::lost_samples");
     for (mut frames, w) in c.stacks {
         let tag = frames.pop().unwrap_or(0);

@@ -27,6 +27,10 @@ pub(crate) struct SampleData {
     pub(crate) labels: u32,
     /// Thread id.
     pub(crate) tid: i32,
+    /// While an execution trace runs: the time on the trace's clock and the
+    /// thread (0 otherwise), for [`crate::trace`].
+    pub(crate) trace_ts: u64,
+    pub(crate) trace_tid: i32,
 }
 
 /// The buffer. Slot states live apart from the slot data so that the reader's
@@ -51,7 +55,15 @@ impl Ring {
         let states = (0..n).map(|_| AtomicU32::new(EMPTY)).collect();
         let slots = (0..n)
             .map(|_| {
-                UnsafeCell::new(SampleData { frames: [0; MAX_DEPTH], depth: 0, weight: 0, labels: 0, tid: 0 })
+                UnsafeCell::new(SampleData {
+                    frames: [0; MAX_DEPTH],
+                    depth: 0,
+                    weight: 0,
+                    labels: 0,
+                    tid: 0,
+                    trace_ts: 0,
+                    trace_tid: 0,
+                })
             })
             .collect();
         Ring { states, slots, head: AtomicUsize::new(0), ready: AtomicUsize::new(0), lost: AtomicU64::new(0) }

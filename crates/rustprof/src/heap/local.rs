@@ -367,7 +367,6 @@ pub(crate) fn hand_over<T: Clone>(v: T) -> T {
     copy
 }
 
-#[cfg(feature = "axum")]
 /// Runs `f` as the program's work, also inside an [`Own`] scope (what it
 /// allocates is the program's to free: e.g. the chunks handed to a web
 /// framework).

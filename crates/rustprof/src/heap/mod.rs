@@ -44,10 +44,8 @@ use std::sync::{Mutex, MutexGuard};
 use rustprof_profile::Profile;
 
 use self::frames::{allocator_entry, allocator_plumbing};
-#[cfg(feature = "axum")]
-pub(crate) use self::local::outside;
 use self::local::{LOCAL, Local, init_thread};
-pub(crate) use self::local::{Own, hand_over, own, own_thread};
+pub(crate) use self::local::{Own, hand_over, outside, own, own_thread};
 pub(crate) use self::spawn::{OwnThread, spawn as spawn_own};
 use crate::pbuild::{LabelValue, Stack, StackProfile};
 

@@ -71,7 +71,7 @@ impl Response {
         Response::with_body(status, content_type, Body::Bytes(body))
     }
 
-    fn with_body(status: u16, content_type: &str, body: Body) -> Response {
+    pub(crate) fn with_body(status: u16, content_type: &str, body: Body) -> Response {
         Response {
             status,
             headers: vec![
@@ -120,6 +120,11 @@ impl Ctx {
             counters: Arc::default(),
         }
     }
+
+    /// [`Options::max_seconds`].
+    pub(crate) fn max_seconds(&self) -> u64 {
+        self.max_seconds
+    }
 }
 
 /// The reason phrase of a status.
@@ -158,7 +163,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The profiles the index lists, with Go's descriptions where Go has the
 /// profile.
-const PROFILES: [(&str, &str); 9] = [
+const PROFILES: [(&str, &str); 10] = [
     ("allocs", "A sampling of all past memory allocations"),
     ("block", "Stack traces that led to blocking on synchronization primitives"),
     ("cmdline", "The command line invocation of the current program"),
@@ -177,6 +182,10 @@ const PROFILES: [(&str, &str); 9] = [
     ),
     ("symbol", "Maps program counters to function names (GET ?0xPC+0xPC or POST them)"),
     ("threads", "Stack traces of all current threads. Use debug=2 as a query parameter for every thread."),
+    (
+        "trace",
+        "A trace of execution of the current program. You can specify the duration in the seconds GET parameter. After you get the trace file, open it in ui.perfetto.dev (Perfetto's format).",
+    ),
 ];
 
 /// Whether `Authorization` carries `token` with the `Bearer` scheme (the
@@ -225,7 +234,7 @@ pub(crate) fn handle(req: &Request, ctx: &Ctx, gone: &dyn Fn() -> bool) -> Respo
         }
         "symbol" => symbol(req),
         "profile" => cpu_profile(ctx, param("seconds").as_deref(), param("hz").as_deref(), gone),
-        "trace" => error(404, "Unknown profile"),
+        "trace" => super::trace::handle(ctx, param("seconds").as_deref()),
         _ => named(ctx, name, &param, gone),
     }
 }
@@ -313,7 +322,7 @@ fn text_body(
     Response::with_body(200, "text/plain; charset=utf-8", Body::Stream(body))
 }
 
-fn limit_error(ctx: &Ctx) -> Response {
+pub(crate) fn limit_error(ctx: &Ctx) -> Response {
     error(
         400,
         &format!(

@@ -9,7 +9,8 @@
 //! ```
 //!
 //! Endpoints and parameters are Go's: the index page at `/debug/pprof/`,
-//! `profile?seconds=N` (CPU, default 30 s), `heap` and `allocs` (`gc` accepted,
+//! `profile?seconds=N` (CPU, default 30 s), `trace?seconds=N` (an execution
+//! trace, [`crate::trace`], default 1 s, one at a time), `heap` and `allocs` (`gc` accepted,
 //! `seconds=N` for a delta profile), `block`, `mutex`, `threads` (and
 //! `goroutine`, its alias for tools that ask for it), `cmdline`, `symbol` (GET
 //! and POST), `debug=1`/`debug=2` text forms, with Go's content types,
@@ -47,6 +48,7 @@ mod handlers;
 mod limits;
 mod request;
 mod text;
+mod trace;
 
 #[cfg(feature = "axum")]
 pub mod axum;

@@ -1,14 +1,15 @@
-//! Per-thread event buffers and the collector that encodes and writes them.
+//! Per-thread event buffers, and the collector's pass that turns what they
+//! hold into events for the consumers ([`super::session`]).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rustprof_trace::{ArgValue, Encoder, Event, Track, TrackKind};
+use rustprof_trace::{ArgValue, Event, Track, TrackKind};
 
 use super::GENERATION;
+use super::session::Item;
 
 /// Events a thread buffers between two collector passes; past this, events
 /// are dropped (whole) and counted.
@@ -91,7 +92,7 @@ pub(super) fn push(ev: Raw) {
     });
 }
 
-fn thread_uuid(tid: i32) -> u64 {
+pub(super) fn thread_uuid(tid: i32) -> u64 {
     0x1_0000_0000 | tid as u32 as u64
 }
 
@@ -99,16 +100,54 @@ fn task_uuid(id: u64) -> u64 {
     0x2_0000_0000_0000 | id
 }
 
-const PROCESS_UUID: u64 = 1;
+pub(super) const PROCESS_UUID: u64 = 1;
 
-struct Collector {
-    enc: Encoder,
+/// What the collector keeps between passes; its passes append to `tracks`
+/// (tracks every consumer needs, even one that joins later: the process,
+/// threads, counters) and `items` (events, with the descriptor of a track
+/// of their own when they begin one).
+pub(super) struct Collector {
     known_threads: hashbrown::HashSet<i32>,
-    pid: i32,
+    pub(super) pid: i32,
+    pub(super) tracks: Vec<Track>,
+    pub(super) items: Vec<Item>,
 }
 
 impl Collector {
-    fn drain(&mut self) {
+    pub(super) fn new() -> Collector {
+        let pid = crate::sys::getpid();
+        Collector { known_threads: hashbrown::HashSet::new(), pid, tracks: Vec::new(), items: Vec::new() }
+    }
+
+    /// The process's track.
+    pub(super) fn process_track(&self) -> Track {
+        Track {
+            uuid: PROCESS_UUID,
+            parent: None,
+            name: crate::sys::thread_name(self.pid),
+            kind: TrackKind::Process { pid: self.pid },
+        }
+    }
+
+    /// The track of thread `tid` (described in `tracks` the first time).
+    pub(super) fn thread_track(&mut self, tid: i32, name: impl FnOnce() -> String) -> u64 {
+        let track = thread_uuid(tid);
+        if self.known_threads.insert(tid) {
+            self.tracks.push(Track {
+                uuid: track,
+                parent: Some(PROCESS_UUID),
+                name: name(),
+                kind: TrackKind::Thread { pid: self.pid, tid },
+            });
+        }
+        track
+    }
+
+    fn push(&mut self, event: Event) {
+        self.items.push(Item { track: None, event });
+    }
+
+    pub(super) fn drain(&mut self) {
         let bufs: Vec<Arc<ThreadBuf>> = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).clone();
         for b in &bufs {
             let events = {
@@ -118,23 +157,15 @@ impl Collector {
                 }
                 std::mem::replace(&mut *g, Vec::with_capacity(1024))
             };
-            let track = thread_uuid(b.tid);
-            if self.known_threads.insert(b.tid) {
-                self.enc.track(&Track {
-                    uuid: track,
-                    parent: Some(PROCESS_UUID),
-                    name: b.name.clone(),
-                    kind: TrackKind::Thread { pid: self.pid, tid: b.tid },
-                });
-            }
+            let track = self.thread_track(b.tid, || b.name.clone());
             for r in &events {
                 self.event(track, r);
             }
             let dropped = b.dropped.swap(0, Ordering::Relaxed);
             if dropped > 0 {
                 let ts = events.last().map(|e| e.ts).unwrap_or_else(super::now);
-                self.enc.event(
-                    &Event::instant(ts, track, "events dropped", rustprof_trace::DROPPED_CATEGORY)
+                self.push(
+                    Event::instant(ts, track, "events dropped", rustprof_trace::DROPPED_CATEGORY)
                         .arg("count", ArgValue::Uint(dropped)),
                 );
             }
@@ -163,53 +194,18 @@ impl Collector {
             RawKind::Log => Event::instant(r.ts, thread, &r.name, &r.category),
             RawKind::TaskBegin => {
                 let uuid = task_uuid(r.track);
-                self.enc.track(&Track {
+                let track = Track {
                     uuid,
                     parent: Some(PROCESS_UUID),
                     name: format!("task {} {}", r.track, r.name),
                     kind: TrackKind::Async,
-                });
-                Event::begin(r.ts, uuid, &r.name, "task").arg("task", ArgValue::Uint(r.track))
+                };
+                let event = Event::begin(r.ts, uuid, &r.name, "task").arg("task", ArgValue::Uint(r.track));
+                self.items.push(Item { track: Some(track), event });
+                return;
             }
             RawKind::TaskEnd => Event::end(r.ts, task_uuid(r.track)),
         };
-        self.enc.event(&e);
-    }
-}
-
-/// The collector thread: every flush interval (or when stopped), drains the
-/// buffers and writes their packets. A write error stops the trace.
-pub(super) fn collect<W: Write>(
-    mut w: W,
-    stop: Arc<AtomicBool>,
-    clocks: Vec<(u32, u64)>,
-) -> std::io::Result<()> {
-    let pid = crate::sys::getpid();
-    let mut c = Collector {
-        enc: Encoder::new(1, rustprof_trace::clock::MONOTONIC),
-        known_threads: hashbrown::HashSet::new(),
-        pid,
-    };
-    c.enc.clock_snapshot(&clocks);
-    c.enc.track(&Track {
-        uuid: PROCESS_UUID,
-        parent: None,
-        name: crate::sys::thread_name(pid),
-        kind: TrackKind::Process { pid },
-    });
-    loop {
-        let last = stop.load(Ordering::Acquire);
-        c.drain();
-        if !c.enc.is_empty() {
-            let bytes = c.enc.take();
-            if let Err(e) = w.write_all(&bytes) {
-                super::ACTIVE.store(false, Ordering::Release);
-                return Err(e);
-            }
-        }
-        if last {
-            return w.flush();
-        }
-        std::thread::park_timeout(super::FLUSH_INTERVAL);
+        self.push(e);
     }
 }

@@ -20,6 +20,14 @@
 //!   all a single relaxed atomic load when no trace runs;
 //! - waits in [`crate::sync`]'s `Mutex`, `RwLock` and `Condvar` as `sync`
 //!   slices ("lock wait", "condvar wait") on the waiting thread.
+//! - CPU profile samples (when [`crate::cpu`] runs meanwhile) as instants
+//!   with their symbolized stacks, and the heap in-use counter (when
+//!   [`crate::heap::Sampled`] is the allocator); see `extras`.
+//!
+//! A [`FlightRecorder`] keeps the last seconds of the same events in memory
+//! and writes them on demand; it may run with a streaming trace or alone.
+//! Ways in besides this API: `/debug/pprof/trace?seconds=N`
+//! ([`crate::http`]) and `-trace FILE` in the bench harness (`rustprof::bench`).
 //!
 //! ```no_run
 //! let f = std::fs::File::create("trace.pftrace").unwrap();
@@ -33,36 +41,31 @@
 //! ```
 
 mod buffer;
+mod extras;
+mod flight;
+mod session;
 
 use std::borrow::Cow;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use buffer::{Raw, RawKind};
+pub(crate) use extras::{cpu_drained, cpu_sample};
+pub use flight::{FlightRecorder, FlightRecorderConfig};
 use rustprof_trace::vocab;
 
 /// How often the collector drains the threads' buffers.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Whether a trace is running: the one load of the hot path.
+/// Whether a trace or a flight recorder is recording: the one load of the
+/// hot path.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
-/// Incremented by each [`start`]: thread buffers of an older trace re-register.
+/// Incremented by each session (the first of [`start`] and
+/// [`FlightRecorder::start`] while neither runs): thread buffers of an older
+/// session re-register.
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 static NEXT_TASK: AtomicU64 = AtomicU64::new(1);
-
-struct Running {
-    stop: std::sync::Arc<AtomicBool>,
-    collector: JoinHandle<Result<(), std::io::Error>>,
-}
-
-static RUNNING: Mutex<Option<Running>> = Mutex::new(None);
-
-fn running() -> MutexGuard<'static, Option<Running>> {
-    RUNNING.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// Why [`start`] or [`stop`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,9 +79,15 @@ pub enum TraceError {
     /// Writing the trace failed; the trace stopped then.
     #[error("writing the trace: {0}")]
     Write(#[from] std::io::Error),
+    /// [`FlightRecorder::start`] while a flight recorder runs.
+    #[error("a flight recorder is already running")]
+    FlightRecorderRunning,
+    /// [`FlightRecorder::write_to`] while another is under way.
+    #[error("a write_to of this flight recorder is already in progress")]
+    WriteInProgress,
 }
 
-/// Whether a trace is being recorded.
+/// Whether a trace (or a flight recorder) is being recorded.
 #[inline]
 pub fn is_enabled() -> bool {
     ACTIVE.load(Ordering::Relaxed)
@@ -97,42 +106,29 @@ fn clock_ns(id: libc::clockid_t) -> u64 {
 }
 
 /// Starts tracing into `w`; events are written as the program runs, until
-/// [`stop`]. Fails when a trace is already running.
+/// [`stop`]. Fails when a trace is already running. A [`FlightRecorder`] may
+/// run at the same time (the trace then begins with the events recorded
+/// from now on).
 pub fn start<W: Write + Send + 'static>(w: W) -> Result<(), TraceError> {
-    let mut r = running();
-    if r.is_some() {
-        return Err(TraceError::AlreadyRunning);
-    }
-    GENERATION.fetch_add(1, Ordering::Relaxed);
-    buffer::reset_registry();
-    let stop = std::sync::Arc::new(AtomicBool::new(false));
-    let stop2 = stop.clone();
-    let clocks = vec![
-        (rustprof_trace::clock::MONOTONIC, now()),
-        (rustprof_trace::clock::BOOTTIME, clock_ns(libc::CLOCK_BOOTTIME)),
-        (rustprof_trace::clock::REALTIME, clock_ns(libc::CLOCK_REALTIME)),
-    ];
-    let collector = std::thread::Builder::new()
-        .name("rustprof-trace".into())
-        .spawn(move || buffer::collect(w, stop2, clocks))?;
-    ACTIVE.store(true, Ordering::Release);
-    *r = Some(Running { stop, collector });
-    Ok(())
+    session::start_stream(Box::new(w)).map(|_| ())
 }
 
 /// Stops the trace: drains every thread's events, writes them and flushes
 /// the writer. Returns the first write error (which had stopped the trace).
 pub fn stop() -> Result<(), TraceError> {
-    let Some(run) = running().take() else {
-        return Err(TraceError::NotRunning);
-    };
-    ACTIVE.store(false, Ordering::Release);
-    run.stop.store(true, Ordering::Release);
-    run.collector.thread().unpark();
-    match run.collector.join() {
-        Ok(r) => r.map_err(TraceError::Write),
-        Err(_) => Err(TraceError::Write(std::io::Error::other("the trace collector panicked"))),
-    }
+    session::stop_stream(None)
+}
+
+/// [`start`], with an id for [`stop_id`].
+#[cfg(feature = "http")]
+pub(crate) fn start_id<W: Write + Send + 'static>(w: W) -> Result<u64, TraceError> {
+    session::start_stream(Box::new(w))
+}
+
+/// [`stop`], when the trace running is still the one [`start_id`] started.
+#[cfg(feature = "http")]
+pub(crate) fn stop_id(id: u64) -> Result<(), TraceError> {
+    session::stop_stream(Some(id))
 }
 
 #[inline]

@@ -1,0 +1,356 @@
+//! The trace session: one collector thread, and the consumers it feeds — a
+//! streaming trace ([`super::start`]) and a flight recorder's ring
+//! ([`super::FlightRecorder`]), one or both at a time, as in Go 1.25.
+//!
+//! A session begins when the first consumer starts and ends when the last
+//! stops. Every [`super::FLUSH_INTERVAL`] (or when a consumer asks), a pass
+//! drains the threads' buffers (and the CPU samples handed over), orders the
+//! events by time, holds back those newer than the pass's watermark (so that
+//! events of one track, recorded on several threads, are written in order)
+//! and gives the rest to each consumer. The collector is rustprof's own
+//! thread: what it allocates is not the program's ([`crate::heap::own_stats`]).
+
+use std::io::{self, Write};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use hashbrown::{HashMap, HashSet};
+use rustprof_trace::{Encoder, Event, EventKind, Track};
+
+use super::{ACTIVE, GENERATION, TraceError, buffer, extras};
+
+/// An event, with the descriptor of its own track when it is the first on it
+/// (a user task's, an async task's).
+#[derive(Debug)]
+pub(crate) struct Item {
+    pub(crate) track: Option<Track>,
+    pub(crate) event: Event,
+}
+
+/// Slice depth per track: a consumer drops the end of a slice whose begin it
+/// never saw (it joined later, or the begin was dropped or left the window).
+#[derive(Default)]
+pub(super) struct Balance(HashMap<u64, u32>);
+
+impl Balance {
+    pub(super) fn admit(&mut self, e: &Event) -> bool {
+        match e.kind {
+            EventKind::SliceBegin => {
+                *self.0.entry(e.track).or_insert(0) += 1;
+                true
+            }
+            EventKind::SliceEnd => match self.0.get_mut(&e.track) {
+                Some(d) if *d > 0 => {
+                    *d -= 1;
+                    true
+                }
+                _ => false,
+            },
+            _ => true,
+        }
+    }
+}
+
+/// The clocks' readings for a `ClockSnapshot`.
+pub(super) fn clocks() -> Vec<(u32, u64)> {
+    vec![
+        (rustprof_trace::clock::MONOTONIC, super::now()),
+        (rustprof_trace::clock::BOOTTIME, super::clock_ns(libc::CLOCK_BOOTTIME)),
+        (rustprof_trace::clock::REALTIME, super::clock_ns(libc::CLOCK_REALTIME)),
+    ]
+}
+
+/// A trace being written to the program's writer.
+struct Stream {
+    id: u64,
+    /// When it started: what was recorded before is not its own (events of
+    /// a flight recorder's that were still in the threads' buffers).
+    since: u64,
+    enc: Encoder,
+    w: Box<dyn Write + Send>,
+    balance: Balance,
+    /// Tracks described to this stream: events on others are not written.
+    known: HashSet<u64>,
+    error: Option<io::Error>,
+}
+
+impl Stream {
+    fn new(id: u64, w: Box<dyn Write + Send>, tracks: &[Track]) -> Stream {
+        let mut s = Stream {
+            id,
+            since: super::now(),
+            enc: Encoder::new(1, rustprof_trace::clock::MONOTONIC),
+            w,
+            balance: Balance::default(),
+            known: HashSet::new(),
+            error: None,
+        };
+        s.enc.clock_snapshot(&clocks());
+        for t in tracks {
+            s.track(t);
+        }
+        s
+    }
+
+    fn track(&mut self, t: &Track) {
+        self.known.insert(t.uuid);
+        self.enc.track(t);
+    }
+
+    fn feed(&mut self, tracks: &[Track], items: &[Item]) {
+        if self.error.is_some() {
+            return;
+        }
+        for t in tracks {
+            self.track(t);
+        }
+        for it in items {
+            if let Some(t) = &it.track {
+                self.track(t);
+            }
+            if it.event.ts >= self.since
+                && self.known.contains(&it.event.track)
+                && self.balance.admit(&it.event)
+            {
+                self.enc.event(&it.event);
+            }
+        }
+        self.write();
+    }
+
+    fn write(&mut self) {
+        if self.enc.is_empty() || self.error.is_some() {
+            return;
+        }
+        let bytes = self.enc.take();
+        // The writer is the program's: what it allocates is too.
+        let w = &mut self.w;
+        if let Err(e) = crate::heap::outside(|| w.write_all(&bytes)) {
+            self.error = Some(e);
+        }
+    }
+}
+
+/// What the session feeds.
+pub(super) struct Consumers {
+    stream: Option<Stream>,
+    pub(super) ring: Option<Arc<super::flight::Ring>>,
+    /// The session's lasting tracks (process, threads, counters), for a
+    /// consumer that joins or writes later.
+    pub(super) tracks: Vec<Track>,
+}
+
+static CONSUMERS: Mutex<Consumers> = Mutex::new(Consumers { stream: None, ring: None, tracks: Vec::new() });
+
+pub(super) fn consumers() -> MutexGuard<'static, Consumers> {
+    CONSUMERS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn set_active(c: &Consumers) {
+    let on = c.ring.is_some() || c.stream.as_ref().is_some_and(|s| s.error.is_none());
+    ACTIVE.store(on, Ordering::Release);
+}
+
+/// The collector's state between passes; `None` between sessions.
+static COLLECTOR: Mutex<Option<Pass>> = Mutex::new(None);
+
+struct Pass {
+    c: buffer::Collector,
+    /// Events newer than a pass's watermark, for the next pass.
+    held: Vec<Item>,
+    extras: extras::Extras,
+}
+
+/// Starting and stopping consumers, one at a time.
+struct Control {
+    thread: Option<crate::heap::OwnThread<()>>,
+    next_stream: u64,
+}
+
+static CONTROL: Mutex<Control> = Mutex::new(Control { thread: None, next_stream: 1 });
+
+fn control() -> MutexGuard<'static, Control> {
+    CONTROL.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Wakes the collector: `(stop, woken)`.
+static WAKE: (Mutex<(bool, bool)>, Condvar) = (Mutex::new((false, false)), Condvar::new());
+
+fn wake(stop: bool) {
+    let mut g = WAKE.0.lock().unwrap_or_else(PoisonError::into_inner);
+    g.0 |= stop;
+    g.1 = true;
+    WAKE.1.notify_all();
+}
+
+/// Begins a session if none runs: new thread buffers, a collector.
+fn ensure_session(ctl: &mut Control) -> io::Result<()> {
+    if ctl.thread.is_some() {
+        return Ok(());
+    }
+    GENERATION.fetch_add(1, Ordering::Relaxed);
+    buffer::reset_registry();
+    let c = crate::heap::own(|| {
+        let c = buffer::Collector::new();
+        let process = c.process_track();
+        consumers().tracks = vec![process];
+        c
+    });
+    *COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner) =
+        Some(Pass { c, held: Vec::new(), extras: extras::Extras::default() });
+    *WAKE.0.lock().unwrap_or_else(PoisonError::into_inner) = (false, false);
+    ctl.thread = Some(crate::heap::spawn_own("rustprof-trace", collector_loop)?);
+    Ok(())
+}
+
+/// Ends the session when no consumer is left.
+fn end_if_idle(ctl: &mut Control) {
+    {
+        let c = consumers();
+        if c.stream.is_some() || c.ring.is_some() {
+            return;
+        }
+    }
+    ACTIVE.store(false, Ordering::Release);
+    if let Some(t) = ctl.thread.take() {
+        wake(true);
+        let _ = t.join();
+    }
+    crate::heap::own(|| {
+        *COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        consumers().tracks = Vec::new();
+    });
+}
+
+fn collector_loop() {
+    loop {
+        let stop = {
+            let mut g = WAKE.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if !g.0 && !g.1 {
+                g = WAKE.1.wait_timeout(g, super::FLUSH_INTERVAL).unwrap_or_else(PoisonError::into_inner).0;
+            }
+            g.1 = false;
+            g.0
+        };
+        if stop {
+            return;
+        }
+        pass(false);
+    }
+}
+
+/// One pass: drain, order, hold back what is newer than the watermark,
+/// feed the consumers. When `last` (the stream stops), the stream also gets
+/// what is held back.
+pub(super) fn pass(last: bool) {
+    let _own = crate::heap::Own::enter();
+    let mut guard = COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(p) = guard.as_mut() else { return };
+    let watermark = extras::watermark(super::now());
+    p.c.drain();
+    p.extras.collect(&mut p.c);
+    // Taken, not appended from: a flood's capacity is not kept.
+    let mut items = std::mem::take(&mut p.c.items);
+    if !p.held.is_empty() {
+        items.append(&mut p.held);
+    }
+    // Stable: each thread's events stay in their order.
+    items.sort_by_key(|it| it.event.ts);
+    let cut = items.partition_point(|it| it.event.ts <= watermark);
+    p.held = items.split_off(cut);
+    let tracks = std::mem::take(&mut p.c.tracks);
+    let mut c = consumers();
+    c.tracks.extend(tracks.iter().cloned());
+    if let Some(s) = c.stream.as_mut() {
+        s.feed(&tracks, &items);
+        if last {
+            s.feed(&[], &p.held);
+        }
+    }
+    if let Some(r) = c.ring.as_ref() {
+        r.push(items);
+    }
+    set_active(&c);
+}
+
+/// Starts a streaming trace into `w`; its id for [`stop_stream`].
+pub(super) fn start_stream(w: Box<dyn Write + Send>) -> Result<u64, TraceError> {
+    let mut ctl = control();
+    if consumers().stream.is_some() {
+        return Err(TraceError::AlreadyRunning);
+    }
+    ensure_session(&mut ctl)?;
+    let id = ctl.next_stream;
+    ctl.next_stream += 1;
+    let mut c = consumers();
+    let s = crate::heap::own(|| Stream::new(id, w, &c.tracks));
+    c.stream = Some(s);
+    set_active(&c);
+    Ok(id)
+}
+
+/// Stops the streaming trace (only the one with this id, when given): the
+/// last events are written and the writer flushed; the first write error.
+pub(super) fn stop_stream(id: Option<u64>) -> Result<(), TraceError> {
+    let mut ctl = control();
+    {
+        let c = consumers();
+        match &c.stream {
+            Some(s) if id.is_none_or(|id| id == s.id) => {}
+            _ => return Err(TraceError::NotRunning),
+        }
+        if c.ring.is_none() {
+            ACTIVE.store(false, Ordering::Release);
+        }
+    }
+    pass(true);
+    let stream = consumers().stream.take();
+    {
+        let c = consumers();
+        set_active(&c);
+    }
+    end_if_idle(&mut ctl);
+    drop(ctl);
+    let Some(mut s) = stream else { return Err(TraceError::NotRunning) };
+    let result = match s.error.take() {
+        Some(e) => Err(TraceError::Write(e)),
+        None => {
+            let w = &mut s.w;
+            crate::heap::outside(|| w.flush()).map_err(TraceError::Write)
+        }
+    };
+    // The writer is the program's; the encoder's tables are rustprof's.
+    let Stream { w, enc, balance, known, .. } = s;
+    crate::heap::outside(move || drop(w));
+    crate::heap::own(move || drop((enc, balance, known)));
+    result
+}
+
+/// Attaches a flight recorder's ring.
+pub(super) fn start_ring(ring: Arc<super::flight::Ring>) -> Result<(), TraceError> {
+    let mut ctl = control();
+    if consumers().ring.is_some() {
+        return Err(TraceError::FlightRecorderRunning);
+    }
+    ensure_session(&mut ctl)?;
+    let mut c = consumers();
+    c.ring = Some(ring);
+    set_active(&c);
+    Ok(())
+}
+
+/// Detaches the flight recorder's ring (if it is this one).
+pub(super) fn stop_ring(ring: &Arc<super::flight::Ring>) {
+    let mut ctl = control();
+    {
+        let mut c = consumers();
+        if !c.ring.as_ref().is_some_and(|r| Arc::ptr_eq(r, ring)) {
+            return;
+        }
+        let r = c.ring.take();
+        set_active(&c);
+        drop(c);
+        crate::heap::own(move || drop(r));
+    }
+    end_if_idle(&mut ctl);
+}
