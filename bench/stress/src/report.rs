@@ -100,7 +100,7 @@ pub(crate) fn judge_rss(series: &[(Duration, u64)], total: Duration) -> Option<R
 /// Failed requests tolerated: 0.5% of them, at least 2. A machine shared
 /// with other builds can starve one request past the client's 25 s deadline
 /// now and then; a broken endpoint fails every time it is asked (1 request
-/// in 24, 4%), eight times the budget, and every endpoint must also have been
+/// in 25, 4%), eight times the budget, and every endpoint must also have been
 /// answered validly at least once.
 pub(crate) fn request_budget(requests: u64) -> u64 {
     (requests / 200).max(2)

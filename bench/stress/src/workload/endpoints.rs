@@ -12,6 +12,8 @@ use super::{Shared, client};
 enum Check {
     /// A profile.proto (gzipped): decoded and validated.
     Proto,
+    /// An execution trace (Perfetto protobuf): decoded, complete, with tracks.
+    Trace,
     /// Text that starts with this.
     Starts(&'static str),
     /// Text that contains this.
@@ -19,7 +21,7 @@ enum Check {
 }
 
 /// Every endpoint (`{pc}` is replaced by the address of a function here).
-const ENDPOINTS: [(&str, Check); 24] = [
+const ENDPOINTS: [(&str, Check); 25] = [
     ("/debug/pprof/", Check::Contains("Types of profiles available")),
     ("/debug/pprof/cmdline", Check::Contains("--child")),
     ("/debug/pprof/symbol?{pc}", Check::Contains("endpoints::client")),
@@ -44,6 +46,7 @@ const ENDPOINTS: [(&str, Check); 24] = [
     ("/debug/pprof/threads", Check::Proto),
     ("/debug/pprof/threads?debug=1", Check::Starts("threads profile: total")),
     ("/debug/pprof/threads?debug=2", Check::Starts("thread ")),
+    ("/debug/pprof/trace?seconds=1", Check::Trace),
 ];
 
 /// Failures printed in full (the rest are only counted).
@@ -88,6 +91,11 @@ pub(crate) fn client(s: &Shared, addr: SocketAddr, i: usize) {
                 Some(_turn) => fetch(addr, &path, check),
                 None => break,
             }
+        } else if template.contains("trace?") {
+            // One trace at a time in a process (another gets a 503): the
+            // clients take turns.
+            let _turn = s.trace_turn.lock().unwrap_or_else(|e| e.into_inner());
+            fetch(addr, &path, check)
         } else {
             fetch(addr, &path, check)
         };
@@ -118,6 +126,15 @@ fn fetch(addr: SocketAddr, path: &str, check: Check) -> Result<(), String> {
             let p = rustprof_profile::decode(&r.body)
                 .map_err(|e| format!("decoding the {} byte profile: {e}", r.body.len()))?;
             rustprof_profile::validate(&p).map_err(|e| format!("invalid profile: {e}"))
+        }
+        Check::Trace => {
+            let t = rustprof_trace::decode(&r.body)
+                .map_err(|e| format!("decoding the {} byte trace: {e}", r.body.len()))?;
+            match t.truncated_at {
+                Some(at) => Err(format!("trace cut at byte {at} of {}", r.body.len())),
+                None if t.tracks.is_empty() => Err("a trace without tracks".into()),
+                None => Ok(()),
+            }
         }
         Check::Starts(prefix) if r.body.starts_with(prefix.as_bytes()) => Ok(()),
         Check::Contains(what) if r.body.windows(what.len()).any(|w| w == what.as_bytes()) => Ok(()),

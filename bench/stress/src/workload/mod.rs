@@ -50,6 +50,8 @@ pub(crate) struct Shared {
     pub(crate) panics: AtomicU64,
     pub(crate) endpoints: endpoints::Seen,
     pub(crate) cpu_turn: cpu::Turn,
+    /// Held by the client fetching `trace` (one trace at a time).
+    pub(crate) trace_turn: std::sync::Mutex<()>,
 }
 
 impl Shared {
