@@ -362,6 +362,42 @@ fn a_rate_far_below_the_request_is_said_in_the_comments() {
     assert!(warning.contains("kernel tick"), "{warning}");
 }
 
+/// A thread that exits before the profile stops keeps its name: it is read
+/// when the thread is attached, not when its samples are drained (after it
+/// has gone from /proc).
+#[test]
+fn exited_threads_keep_their_names() {
+    let _l = lock();
+    let go = std::sync::Arc::new(std::sync::Barrier::new(9));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let go = go.clone();
+            std::thread::Builder::new()
+                .name(format!("exits-{i}"))
+                .spawn(move || {
+                    go.wait();
+                    rustprof::labels::with_labels(&[("exits", "yes")], || burn_cpu(15_000_000))
+                })
+                .unwrap()
+        })
+        .collect();
+    let g = cpu::start(CpuOptions { thread_labels: true, ..CpuOptions::with_frequency(1000) }).unwrap();
+    go.wait();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Gone before the collector's next drain.
+    std::thread::sleep(Duration::from_millis(10));
+    let p = g.stop().unwrap();
+    let names: Vec<String> = stacks(&p)
+        .into_iter()
+        .filter(|(_, _, l)| l.iter().any(|(k, _)| k == "exits"))
+        .filter_map(|(_, _, l)| l.into_iter().find(|(k, _)| k == "thread").map(|(_, v)| v))
+        .collect();
+    assert!(!names.is_empty(), "no samples of the exiting threads");
+    assert!(names.iter().all(|n| n.starts_with("exits-")), "{names:?}");
+}
+
 #[test]
 fn one_profile_at_a_time() {
     let _l = lock();

@@ -216,6 +216,8 @@ impl BitSet {
 
 thread_local! {
     static TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+    /// The session this thread last sent its name in.
+    static NAME_SENT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Session numbers (1..=0xffff, never 0) for the `sig_data` of sigtrap events,
@@ -297,10 +299,17 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                 // SAFETY: ctx comes from the handler.
                 let regs = unsafe { sys::regs_from_ucontext(ctx) };
                 let thread_labels = s.thread_labels;
+                let session = s.session;
                 s.ring.record(w, |d| {
                     d.depth = unwind::unwind(&regs, &mut d.frames) as u32;
                     d.labels = crate::labels::current_id();
                     d.tid = if thread_labels { cached_tid() } else { 0 };
+                    // The thread names itself, once per profile: it is running,
+                    // so its name is set, and it may be gone when this is drained.
+                    d.name[0] = 0;
+                    if thread_labels && NAME_SENT.with(|n| n.replace(session)) != session {
+                        sys::own_thread_name(&mut d.name);
+                    }
                 });
                 if unwind::STACK_MISS.load(Ordering::Relaxed) && !s.wake_sent.swap(true, Ordering::AcqRel) {
                     s.wake();
@@ -321,8 +330,6 @@ struct Collected {
     stacks: HashMap<Vec<u64>, u64>,
     samples: u64,
     thread_names: HashMap<i32, String>,
-    /// The threads whose name was read when their first sample was drained.
-    named: std::collections::HashSet<i32>,
 }
 
 struct Session {
@@ -612,13 +619,11 @@ fn drain_samples(shared: &Shared, out: &mut Collected) -> usize {
             }
         }
         out.samples += d.weight as u64;
-        if d.tid != 0 && out.named.insert(d.tid) {
-            // Named as it is now if it still runs (a new thread may have been
-            // attached before it set its name), else as it was when attached.
-            let name = sys::thread_name(d.tid);
-            if !name.is_empty() {
-                out.thread_names.insert(d.tid, name);
-            }
+        if d.tid != 0 && d.name[0] != 0 {
+            // The name the thread sent overrides the one read when it was
+            // attached (a thread may be attached before it sets its name).
+            let len = d.name.iter().position(|&b| b == 0).unwrap_or(d.name.len());
+            out.thread_names.insert(d.tid, String::from_utf8_lossy(&d.name[..len]).into_owned());
         }
     });
     count

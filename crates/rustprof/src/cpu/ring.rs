@@ -27,6 +27,9 @@ pub(crate) struct SampleData {
     pub(crate) labels: u32,
     /// Thread id.
     pub(crate) tid: i32,
+    /// The thread's name (`PR_GET_NAME`, NUL-padded), sent with the first
+    /// sample of each thread; empty otherwise.
+    pub(crate) name: [u8; 16],
 }
 
 /// The buffer. Slot states live apart from the slot data so that the reader's
@@ -51,7 +54,14 @@ impl Ring {
         let states = (0..n).map(|_| AtomicU32::new(EMPTY)).collect();
         let slots = (0..n)
             .map(|_| {
-                UnsafeCell::new(SampleData { frames: [0; MAX_DEPTH], depth: 0, weight: 0, labels: 0, tid: 0 })
+                UnsafeCell::new(SampleData {
+                    frames: [0; MAX_DEPTH],
+                    depth: 0,
+                    weight: 0,
+                    labels: 0,
+                    tid: 0,
+                    name: [0; 16],
+                })
             })
             .collect();
         Ring { states, slots, head: AtomicUsize::new(0), ready: AtomicUsize::new(0), lost: AtomicU64::new(0) }
