@@ -398,6 +398,50 @@ fn exited_threads_keep_their_names() {
     assert!(names.iter().all(|n| n.starts_with("exits-")), "{names:?}");
 }
 
+/// Recurses `depth` calls deep, then burns `ns` of CPU time.
+#[inline(never)]
+fn recurse(depth: u32, ns: u64) -> u64 {
+    if depth == 0 {
+        return burn_cpu(ns);
+    }
+    let r = recurse(black_box(depth - 1), ns);
+    black_box(r).rotate_left(depth % 63)
+}
+
+/// A stack 300 calls deep keeps its 128 frames nearest the leaf, under a
+/// `[truncated]` root frame, and the profile's comments say how many samples
+/// were cut.
+#[test]
+fn deep_stacks_are_cut_with_a_marker() {
+    let _l = lock();
+    let g = cpu::start(CpuOptions::with_frequency(1000)).unwrap();
+    recurse(300, 200_000_000);
+    let p = g.stop().unwrap();
+    let cut: Vec<_> = p
+        .samples
+        .iter()
+        .filter(|s| {
+            s.locations
+                .last()
+                .is_some_and(|&l| p.location_lines(l).iter().any(|ln| fn_name(&p, ln) == "[truncated]"))
+        })
+        .collect();
+    assert!(!cut.is_empty(), "no stack marked [truncated]: {:?}", stacks(&p).first());
+    for s in &cut {
+        // 128 frames (PCs, inlined frames expanded separately) and the marker.
+        assert_eq!(s.locations.len(), 129);
+        let names: Vec<String> =
+            s.locations.iter().flat_map(|&l| p.location_lines(l).iter().map(|ln| fn_name(&p, ln))).collect();
+        assert!(names.iter().filter(|n| *n == "cpu::recurse").count() >= 100, "{names:?}");
+    }
+    let comments: Vec<&str> = p.comments.iter().map(|&c| p.str(c)).collect();
+    let n: i64 = cut.iter().map(|s| s.values[0]).sum();
+    assert!(
+        comments.iter().any(|c| c.contains(&format!("{n} samples had stacks deeper than 128 frames"))),
+        "{comments:?}"
+    );
+}
+
 #[test]
 fn one_profile_at_a_time() {
     let _l = lock();

@@ -330,6 +330,8 @@ struct Collected {
     stacks: HashMap<Vec<u64>, u64>,
     samples: u64,
     thread_names: HashMap<i32, String>,
+    /// Samples whose stack was cut at `MAX_DEPTH` frames.
+    truncated: u64,
 }
 
 struct Session {
@@ -605,12 +607,18 @@ fn stack_tag(labels: u32, tid: i32) -> u64 {
 
 /// Moves the buffer's samples into `out`; returns how many there were.
 fn drain_samples(shared: &Shared, out: &mut Collected) -> usize {
-    let mut key = [0u64; MAX_DEPTH + 1];
+    let mut key = [0u64; MAX_DEPTH + 2];
     let mut count = 0;
     shared.ring.drain(|d| {
         count += 1;
-        let n = (d.depth as usize).min(MAX_DEPTH);
+        let mut n = (d.depth as usize).min(MAX_DEPTH);
         key[..n].copy_from_slice(&d.frames[..n]);
+        if d.depth as usize > MAX_DEPTH {
+            // Cut: the frames nearest the leaf, under a marker root frame.
+            key[n] = TRUNCATED;
+            n += 1;
+            out.truncated += d.weight as u64;
+        }
         key[n] = stack_tag(d.labels, d.tid);
         match out.stacks.get_mut(&key[..=n]) {
             Some(w) => *w += d.weight as u64,
@@ -695,6 +703,10 @@ fn rate_warning(s: &Session, achieved: f64, cpu_s: f64, sys_ns: u64, lost: u64) 
 
 /// Address standing for samples lost because the buffer was full.
 const LOST: u64 = 1;
+/// Address of the root frame put under stacks cut at `MAX_DEPTH` frames.
+const TRUNCATED: u64 = 2;
+/// The name of that frame.
+const TRUNCATED_NAME: &str = "[truncated]";
 
 impl CpuProfiler {
     /// The mechanism in use.
@@ -761,7 +773,14 @@ fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64, sys
     if let Some(why) = rate_warning(s, achieved, cpu_s, sys_ns, lost) {
         sp.comments.push(why);
     }
+    if c.truncated > 0 {
+        sp.comments.push(format!(
+            "rustprof cpu: {} samples had stacks deeper than {MAX_DEPTH} frames: they keep the {MAX_DEPTH} frames nearest the leaf, under a root frame {TRUNCATED_NAME}",
+            c.truncated
+        ));
+    }
     sp.pseudo_frame(LOST, "rustprof::cpu::lost_samples");
+    sp.pseudo_frame(TRUNCATED, TRUNCATED_NAME);
     for (mut frames, w) in c.stacks {
         let tag = frames.pop().unwrap_or(0);
         let (labels, tid) = (tag as u32, (tag >> 32) as u32 as i32);
