@@ -503,3 +503,12 @@ pub(crate) fn process_sys_ns() -> u64 {
     }
     ru.ru_stime.tv_sec as u64 * 1_000_000_000 + ru.ru_stime.tv_usec as u64 * 1000
 }
+
+/// The calling thread's name into `buf` (NUL-padded; async-signal-safe).
+#[inline]
+pub(crate) fn own_thread_name(buf: &mut [u8; 16]) {
+    // SAFETY: PR_GET_NAME writes at most 16 bytes, NUL included, into buf.
+    if unsafe { libc::prctl(libc::PR_GET_NAME, buf.as_mut_ptr()) } != 0 {
+        buf[0] = 0;
+    }
+}

@@ -362,6 +362,86 @@ fn a_rate_far_below_the_request_is_said_in_the_comments() {
     assert!(warning.contains("kernel tick"), "{warning}");
 }
 
+/// A thread that exits before the profile stops keeps its name: it is read
+/// when the thread is attached, not when its samples are drained (after it
+/// has gone from /proc).
+#[test]
+fn exited_threads_keep_their_names() {
+    let _l = lock();
+    let go = std::sync::Arc::new(std::sync::Barrier::new(9));
+    let threads: Vec<_> = (0..8)
+        .map(|i| {
+            let go = go.clone();
+            std::thread::Builder::new()
+                .name(format!("exits-{i}"))
+                .spawn(move || {
+                    go.wait();
+                    rustprof::labels::with_labels(&[("exits", "yes")], || burn_cpu(15_000_000))
+                })
+                .unwrap()
+        })
+        .collect();
+    let g = cpu::start(CpuOptions { thread_labels: true, ..CpuOptions::with_frequency(1000) }).unwrap();
+    go.wait();
+    for t in threads {
+        t.join().unwrap();
+    }
+    // Gone before the collector's next drain.
+    std::thread::sleep(Duration::from_millis(10));
+    let p = g.stop().unwrap();
+    let names: Vec<String> = stacks(&p)
+        .into_iter()
+        .filter(|(_, _, l)| l.iter().any(|(k, _)| k == "exits"))
+        .filter_map(|(_, _, l)| l.into_iter().find(|(k, _)| k == "thread").map(|(_, v)| v))
+        .collect();
+    assert!(!names.is_empty(), "no samples of the exiting threads");
+    assert!(names.iter().all(|n| n.starts_with("exits-")), "{names:?}");
+}
+
+/// Recurses `depth` calls deep, then burns `ns` of CPU time.
+#[inline(never)]
+fn recurse(depth: u32, ns: u64) -> u64 {
+    if depth == 0 {
+        return burn_cpu(ns);
+    }
+    let r = recurse(black_box(depth - 1), ns);
+    black_box(r).rotate_left(depth % 63)
+}
+
+/// A stack 300 calls deep keeps its 128 frames nearest the leaf, under a
+/// `[truncated]` root frame, and the profile's comments say how many samples
+/// were cut.
+#[test]
+fn deep_stacks_are_cut_with_a_marker() {
+    let _l = lock();
+    let g = cpu::start(CpuOptions::with_frequency(1000)).unwrap();
+    recurse(300, 200_000_000);
+    let p = g.stop().unwrap();
+    let cut: Vec<_> = p
+        .samples
+        .iter()
+        .filter(|s| {
+            s.locations
+                .last()
+                .is_some_and(|&l| p.location_lines(l).iter().any(|ln| fn_name(&p, ln) == "[truncated]"))
+        })
+        .collect();
+    assert!(!cut.is_empty(), "no stack marked [truncated]: {:?}", stacks(&p).first());
+    for s in &cut {
+        // 128 frames (PCs, inlined frames expanded separately) and the marker.
+        assert_eq!(s.locations.len(), 129);
+        let names: Vec<String> =
+            s.locations.iter().flat_map(|&l| p.location_lines(l).iter().map(|ln| fn_name(&p, ln))).collect();
+        assert!(names.iter().filter(|n| *n == "cpu::recurse").count() >= 100, "{names:?}");
+    }
+    let comments: Vec<&str> = p.comments.iter().map(|&c| p.str(c)).collect();
+    let n: i64 = cut.iter().map(|s| s.values[0]).sum();
+    assert!(
+        comments.iter().any(|c| c.contains(&format!("{n} samples had stacks deeper than 128 frames"))),
+        "{comments:?}"
+    );
+}
+
 #[test]
 fn one_profile_at_a_time() {
     let _l = lock();

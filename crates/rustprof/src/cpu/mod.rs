@@ -216,6 +216,8 @@ impl BitSet {
 
 thread_local! {
     static TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+    /// The session this thread last sent its name in.
+    static NAME_SENT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Session numbers (1..=0xffff, never 0) for the `sig_data` of sigtrap events,
@@ -297,6 +299,7 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                 // SAFETY: ctx comes from the handler.
                 let regs = unsafe { sys::regs_from_ucontext(ctx) };
                 let thread_labels = s.thread_labels;
+                let session = s.session;
                 s.ring.record(w, |d| {
                     d.depth = unwind::unwind(&regs, &mut d.frames) as u32;
                     d.labels = crate::labels::current_id();
@@ -306,6 +309,12 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                     let traced = crate::trace::is_enabled();
                     d.trace_ts = if traced { crate::trace::now() } else { 0 };
                     d.trace_tid = if traced { cached_tid() } else { 0 };
+                    // The thread names itself, once per profile: it is running,
+                    // so its name is set, and it may be gone when this is drained.
+                    d.name[0] = 0;
+                    if thread_labels && NAME_SENT.with(|n| n.replace(session)) != session {
+                        sys::own_thread_name(&mut d.name);
+                    }
                 });
                 let miss = unwind::STACK_MISS.load(Ordering::Relaxed)
                     | unwind::CODE_MISS_WAKE.swap(false, Ordering::Relaxed);
@@ -328,8 +337,8 @@ struct Collected {
     stacks: HashMap<Vec<u64>, u64>,
     samples: u64,
     thread_names: HashMap<i32, String>,
-    /// The threads whose name was read when their first sample was drained.
-    named: std::collections::HashSet<i32>,
+    /// Samples whose stack was cut at `MAX_DEPTH` frames.
+    truncated: u64,
 }
 
 struct Session {
@@ -614,16 +623,22 @@ fn stack_tag(labels: u32, tid: i32) -> u64 {
 
 /// Moves the buffer's samples into `out`; returns how many there were.
 fn drain_samples(shared: &Shared, out: &mut Collected) -> usize {
-    let mut key = [0u64; MAX_DEPTH + 1];
+    let mut key = [0u64; MAX_DEPTH + 2];
     let mut count = 0;
     let drained_at = crate::trace::now();
     shared.ring.drain(|d| {
         count += 1;
-        let n = (d.depth as usize).min(MAX_DEPTH);
+        let mut n = (d.depth as usize).min(MAX_DEPTH);
         if d.trace_ts != 0 {
             crate::trace::cpu_sample(d.trace_tid, d.trace_ts, &d.frames[..n]);
         }
         key[..n].copy_from_slice(&d.frames[..n]);
+        if d.depth as usize > MAX_DEPTH {
+            // Cut: the frames nearest the leaf, under a marker root frame.
+            key[n] = TRUNCATED;
+            n += 1;
+            out.truncated += d.weight as u64;
+        }
         key[n] = stack_tag(d.labels, d.tid);
         match out.stacks.get_mut(&key[..=n]) {
             Some(w) => *w += d.weight as u64,
@@ -632,13 +647,11 @@ fn drain_samples(shared: &Shared, out: &mut Collected) -> usize {
             }
         }
         out.samples += d.weight as u64;
-        if d.tid != 0 && out.named.insert(d.tid) {
-            // Named as it is now if it still runs (a new thread may have been
-            // attached before it set its name), else as it was when attached.
-            let name = sys::thread_name(d.tid);
-            if !name.is_empty() {
-                out.thread_names.insert(d.tid, name);
-            }
+        if d.tid != 0 && d.name[0] != 0 {
+            // The name the thread sent overrides the one read when it was
+            // attached (a thread may be attached before it sets its name).
+            let len = d.name.iter().position(|&b| b == 0).unwrap_or(d.name.len());
+            out.thread_names.insert(d.tid, String::from_utf8_lossy(&d.name[..len]).into_owned());
         }
     });
     crate::trace::cpu_drained(drained_at);
@@ -712,6 +725,10 @@ fn rate_warning(s: &Session, achieved: f64, cpu_s: f64, sys_ns: u64, lost: u64) 
 
 /// Address standing for samples lost because the buffer was full.
 const LOST: u64 = 1;
+/// Address of the root frame put under stacks cut at `MAX_DEPTH` frames.
+const TRUNCATED: u64 = 2;
+/// The name of that frame.
+const TRUNCATED_NAME: &str = "[truncated]";
 
 impl CpuProfiler {
     /// The mechanism in use.
@@ -778,7 +795,14 @@ fn build_profile(s: &Session, c: Collected, duration: Duration, cpu_ns: u64, sys
     if let Some(why) = rate_warning(s, achieved, cpu_s, sys_ns, lost) {
         sp.comments.push(why);
     }
+    if c.truncated > 0 {
+        sp.comments.push(format!(
+            "rustprof cpu: {} samples had stacks deeper than {MAX_DEPTH} frames: they keep the {MAX_DEPTH} frames nearest the leaf, under a root frame {TRUNCATED_NAME}",
+            c.truncated
+        ));
+    }
     sp.pseudo_frame(LOST, "rustprof::cpu::lost_samples");
+    sp.pseudo_frame(TRUNCATED, TRUNCATED_NAME);
     for (mut frames, w) in c.stacks {
         let tag = frames.pop().unwrap_or(0);
         let (labels, tid) = (tag as u32, (tag >> 32) as u32 as i32);

@@ -8,7 +8,7 @@
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
-/// Deepest stack recorded.
+/// Deepest stack recorded: deeper ones keep the frames nearest the leaf.
 pub(crate) const MAX_DEPTH: usize = 128;
 
 const EMPTY: u32 = 0;
@@ -17,8 +17,9 @@ const READY: u32 = 2;
 
 /// One recorded sample.
 pub(crate) struct SampleData {
-    /// Frames, leaf first: the interrupted PC, then return addresses.
-    pub(crate) frames: [u64; MAX_DEPTH],
+    /// Frames, leaf first: the interrupted PC, then return addresses; one
+    /// more than is kept, to tell a cut stack.
+    pub(crate) frames: [u64; MAX_DEPTH + 1],
     /// Number of valid frames.
     pub(crate) depth: u32,
     /// Sampling periods this sample stands for (1 + timer overruns).
@@ -31,6 +32,9 @@ pub(crate) struct SampleData {
     /// thread (0 otherwise), for [`crate::trace`].
     pub(crate) trace_ts: u64,
     pub(crate) trace_tid: i32,
+    /// The thread's name (`PR_GET_NAME`, NUL-padded), sent with the first
+    /// sample of each thread; empty otherwise.
+    pub(crate) name: [u8; 16],
 }
 
 /// The buffer. Slot states live apart from the slot data so that the reader's
@@ -56,13 +60,14 @@ impl Ring {
         let slots = (0..n)
             .map(|_| {
                 UnsafeCell::new(SampleData {
-                    frames: [0; MAX_DEPTH],
+                    frames: [0; MAX_DEPTH + 1],
                     depth: 0,
                     weight: 0,
                     labels: 0,
                     tid: 0,
                     trace_ts: 0,
                     trace_tid: 0,
+                    name: [0; 16],
                 })
             })
             .collect();
