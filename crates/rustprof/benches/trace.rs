@@ -3,8 +3,8 @@
 //! - annotations with no trace running (`region` + drop, `log`, `task` +
 //!   drop), ns each net of an empty loop; target: at most 2 ns;
 //! - a multi-threaded workload (2 threads, each "request" a region with a
-//!   contended `rustprof::sync::Mutex` section, some work outside it and a
-//!   log): wall time with a trace running (written to `io::sink`) against no
+//!   contended `rustprof::sync::Mutex` section, about 20 µs of work outside
+//!   it, and a log every fourth request: about 2.3 events per request): wall time with a trace running (written to `io::sink`) against no
 //!   trace (target: at most 1.05×), and with a flight recorder recording
 //!   (default window) against none (target: at most 1.01×);
 //! - the size of the trace: bytes per event and per second of the workload.
@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use rustprof::trace::{self, FlightRecorder, FlightRecorderConfig};
 
 const ANNOTATION_OPS: u64 = 50_000_000;
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 21;
 const THREADS: usize = 2;
 const REQUESTS: u64 = 4_000;
 
@@ -46,7 +46,26 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 fn spread(v: &[f64]) -> String {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     format!("[{:.3}..{:.3}]", v[v.len() / 4], v[v.len() * 3 / 4])
+}
+
+fn process_cpu() -> f64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec to the valid pointer given.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// One run of the workload; its wall time and the process's CPU time
+/// (workers and collector) until the collector's next pass is done.
+fn measured(with: impl FnOnce(), stop: impl FnOnce()) -> (f64, f64) {
+    let c0 = process_cpu();
+    with();
+    let d = workload();
+    stop();
+    (d.as_secs_f64(), process_cpu() - c0)
 }
 
 /// One run of the workload; its wall time.
@@ -64,7 +83,7 @@ fn workload() -> Duration {
                         let mut g = lock.lock().unwrap();
                         *g = g.wrapping_add(work(black_box(300)));
                     }
-                    black_box(work(black_box(3_000)));
+                    black_box(work(black_box(20_000)));
                     if i % 4 == 0 {
                         trace::log("app", "a quarter of the requests log");
                     }
@@ -152,39 +171,57 @@ fn main() {
     );
     let rounds = if quick { 1 } else { ROUNDS };
     let (mut off, mut on, mut fr_on) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cpu_off, mut cpu_on, mut cpu_fr) = (Vec::new(), Vec::new(), Vec::new());
     let written = Counting::default();
-    let mut traced_time = Duration::ZERO;
+    let mut traced_time = 0.0;
     for _ in 0..rounds {
-        off.push(workload().as_secs_f64());
+        let (w, c) = measured(|| {}, || {});
+        off.push(w);
+        cpu_off.push(c);
 
-        trace::start(written.clone()).unwrap();
-        let d = workload();
-        trace::stop().unwrap();
-        traced_time += d;
-        on.push(d.as_secs_f64());
+        let (w, c) = measured(|| trace::start(written.clone()).unwrap(), || trace::stop().unwrap());
+        traced_time += w;
+        on.push(w);
+        cpu_on.push(c);
 
         let fr = FlightRecorder::new(FlightRecorderConfig::default());
-        fr.start().unwrap();
-        fr_on.push(workload().as_secs_f64());
+        // Stopped after a last pass, so that its work is counted.
+        let (w, c) = measured(
+            || fr.start().unwrap(),
+            || {
+                fr.write_to(&mut std::io::sink()).unwrap();
+            },
+        );
         fr.stop();
+        fr_on.push(w);
+        cpu_fr.push(c);
     }
+    let on_ratios: Vec<f64> = {
+        let m = median(&mut off.clone());
+        on.iter().map(|x| x / m).collect()
+    };
+    let fr_ratios: Vec<f64> = {
+        let m = median(&mut off.clone());
+        fr_on.iter().map(|x| x / m).collect()
+    };
     let m_off = median(&mut off);
     let m_on = median(&mut on);
     let m_fr = median(&mut fr_on);
-    let on_ratios: Vec<f64> = on.iter().map(|x| x / m_off).collect();
-    let fr_ratios: Vec<f64> = fr_on.iter().map(|x| x / m_off).collect();
-    println!("  no trace          {:>8.2} ms  {}", m_off * 1e3, spread(&off));
+    let (c_off, c_on, c_fr) = (median(&mut cpu_off), median(&mut cpu_on), median(&mut cpu_fr));
+    println!("  no trace          {:>8.2} ms wall, {:>8.2} ms CPU", m_off * 1e3, c_off * 1e3);
     println!(
-        "  trace running     {:>8.2} ms  = {:.3}x no trace {}  (target <= 1.05x)",
+        "  trace running     {:>8.2} ms wall = {:.3}x no trace {} (target <= 1.05x); CPU {:.3}x",
         m_on * 1e3,
         m_on / m_off,
-        spread(&on_ratios)
+        spread(&on_ratios),
+        c_on / c_off
     );
     println!(
-        "  flight recorder   {:>8.2} ms  = {:.3}x no trace {}  (target <= 1.01x)",
+        "  flight recorder   {:>8.2} ms wall = {:.3}x no trace {} (target <= 1.01x); CPU {:.3}x",
         m_fr * 1e3,
         m_fr / m_off,
-        spread(&fr_ratios)
+        spread(&fr_ratios),
+        c_fr / c_off
     );
 
     // Size: one more traced run, decoded to count its events.
@@ -204,7 +241,12 @@ fn main() {
         bytes.len() as f64 / d.as_secs_f64() / 1e6,
         events as f64 / d.as_secs_f64(),
         written.0.load(Ordering::Relaxed) as f64 / 1e6,
-        traced_time.as_secs_f64()
+        traced_time
     );
     println!("dropped events (full buffers) in that run: {}", t.dropped_events());
+    println!(
+        "CPU per event (workers and collector, medians): trace {:.0} ns, flight recorder {:.0} ns",
+        (c_on - c_off) / events as f64 * 1e9,
+        (c_fr - c_off) / events as f64 * 1e9
+    );
 }
