@@ -131,7 +131,7 @@ impl FlightRecorder {
             return Err(TraceError::NotRunning);
         };
         // What the threads recorded up to now goes in.
-        session::pass(false);
+        session::pass();
         let bytes = crate::heap::own(|| {
             let tracks = session::consumers().tracks.clone();
             ring.encode(&tracks)

@@ -262,20 +262,26 @@ fn collector_loop() {
         if stop {
             return;
         }
-        pass(false);
+        pass();
     }
 }
 
 /// One pass: drain, order, hold back what is newer than the watermark,
-/// feed the consumers. When `last` (the stream stops), the stream also gets
-/// what is held back.
-pub(super) fn pass(last: bool) {
+/// feed the consumers.
+pub(super) fn pass() {
+    let _ = pass_inner(false);
+}
+
+/// [`pass`]; when `last` (the stream stops), the stream also gets what is
+/// held back, and is taken out in the same step (a pass of the collector's
+/// cannot feed it twice).
+fn pass_inner(last: bool) -> Option<Stream> {
     if check_not_forked().is_err() {
-        return;
+        return None;
     }
     let _own = crate::heap::Own::enter();
     let mut guard = COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner);
-    let Some(p) = guard.as_mut() else { return };
+    let p = guard.as_mut()?;
     let watermark = extras::watermark(super::now());
     p.c.drain();
     p.extras.collect(&mut p.c);
@@ -284,8 +290,7 @@ pub(super) fn pass(last: bool) {
     if !p.held.is_empty() {
         items.append(&mut p.held);
     }
-    // Stable: each thread's events stay in their order.
-    items.sort_by_key(|it| it.event.ts);
+    let mut items = by_time(items);
     let cut = items.partition_point(|it| it.event.ts <= watermark);
     p.held = items.split_off(cut);
     let tracks = std::mem::take(&mut p.c.tracks);
@@ -300,7 +305,21 @@ pub(super) fn pass(last: bool) {
     if let Some(r) = c.ring.as_ref() {
         r.push(items);
     }
+    let stream = if last { c.stream.take() } else { None };
     set_active(&c);
+    stream
+}
+
+/// Orders events by time, stably (each thread's stay in their order),
+/// moving each event once.
+fn by_time(items: Vec<Item>) -> Vec<Item> {
+    if items.is_sorted_by_key(|it| it.event.ts) {
+        return items;
+    }
+    let mut order: Vec<(u64, usize)> = items.iter().enumerate().map(|(i, it)| (it.event.ts, i)).collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<Item>> = items.into_iter().map(Some).collect();
+    order.iter().filter_map(|&(_, i)| slots[i].take()).collect()
 }
 
 /// Starts a streaming trace into `w`; its id for [`stop_stream`].
@@ -335,8 +354,7 @@ pub(super) fn stop_stream(id: Option<u64>) -> Result<(), TraceError> {
             ACTIVE.store(false, Ordering::Release);
         }
     }
-    pass(true);
-    let stream = consumers().stream.take();
+    let stream = pass_inner(true).or_else(|| consumers().stream.take());
     {
         let c = consumers();
         set_active(&c);
