@@ -154,3 +154,129 @@ fn writer_error_stops_the_trace_and_stop_returns_it() {
     let e = trace::stop().unwrap_err();
     assert!(e.to_string().contains("disk full"), "{e}");
 }
+
+#[test]
+fn threads_that_exit_mid_trace_keep_their_events() {
+    let out = Shared::default();
+    let mut tries = 0;
+    while trace::start(out.clone()).is_err() {
+        tries += 1;
+        assert!(tries < 200);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Each thread records and is gone before the collector's next pass.
+    for i in 0..16 {
+        std::thread::Builder::new()
+            .name(format!("short-{i}"))
+            .spawn(move || {
+                let _r = trace::region("short life");
+                trace::log("exit", format!("last words of {i}"));
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+    trace::stop().unwrap();
+    let t = rustprof_trace::decode(&out.0.lock().unwrap()).unwrap();
+    for i in 0..16 {
+        let track = thread_track(&t, &format!("short-{i}"));
+        let s = slices(&t, track);
+        assert_eq!(s.len(), 1, "{s:?}");
+        assert!(t.events.iter().any(|e| e.track == track && e.name == format!("last words of {i}")));
+    }
+}
+
+const FORK_CHILD_VAR: &str = "RUSTPROF_TRACE_FORK_CHILD";
+
+/// Forks a child while a trace runs and threads record: the child must not
+/// hang (on a lock some thread of the parent held), crash or write into the
+/// parent's trace. Run in a child process of its own, so that nothing else
+/// of this test binary is tracing.
+#[test]
+fn fork_while_tracing_is_safe_in_the_child() {
+    if let Some(path) = std::env::var_os(FORK_CHILD_VAR) {
+        fork_child(std::path::Path::new(&path));
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("rustprof-fork-{}.pftrace", std::process::id()));
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "fork_while_tracing_is_safe_in_the_child", "--nocapture", "--test-threads=1"])
+        .env(FORK_CHILD_VAR, &path)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}\n{}", String::from_utf8_lossy(&out.stdout));
+    let bytes = std::fs::read(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let t = rustprof_trace::decode(&bytes).unwrap();
+    assert_eq!(t.truncated_at, None);
+    // The parent's events are all there, and none of the children's.
+    assert!(t.events.iter().filter(|e| e.name == "parent work").count() >= 100);
+    assert!(!t.events.iter().any(|e| e.name == "child work"));
+    if let Some(py) = common::perfetto_python() {
+        let p = std::env::temp_dir().join(format!("rustprof-fork-check-{}.pftrace", std::process::id()));
+        std::fs::write(&p, &bytes).unwrap();
+        common::perfetto_dump(&py, &p);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+fn fork_child(path: &std::path::Path) {
+    let f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    trace::start(f).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lock = Arc::new(rustprof::sync::Mutex::new(0u64));
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (stop, lock) = (stop.clone(), lock.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _r = trace::region("parent work");
+                    *lock.lock().unwrap() += 1;
+                }
+            })
+        })
+        .collect();
+    for _ in 0..40 {
+        std::thread::sleep(Duration::from_millis(7));
+        // SAFETY: the child only records (atomics, its own buffer), calls the
+        // trace API (which refuses without taking locks) and _exits.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            for _ in 0..50_000 {
+                let _r = trace::region("child work");
+                trace::log("child", "x");
+            }
+            let ok = !trace::is_enabled()
+                && matches!(trace::start(Vec::new()), Err(trace::TraceError::ForkedChild))
+                && matches!(trace::stop(), Err(trace::TraceError::ForkedChild));
+            let fr = trace::FlightRecorder::new(trace::FlightRecorderConfig::default());
+            let ok = ok && matches!(fr.start(), Err(trace::TraceError::ForkedChild));
+            drop(fr);
+            // SAFETY: leaves the child at once, running no destructor of the parent's state.
+            unsafe { libc::_exit(if ok { 0 } else { 3 }) };
+        }
+        let t0 = std::time::Instant::now();
+        loop {
+            let mut status = 0;
+            // SAFETY: waits for our own child, status written to a local.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "child status {status}");
+                break;
+            }
+            if t0.elapsed() > Duration::from_secs(20) {
+                // SAFETY: kills our own hung child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                panic!("the forked child hangs");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        w.join().unwrap();
+    }
+    trace::stop().unwrap();
+}

@@ -88,6 +88,7 @@ impl FlightRecorder {
     /// Starts recording. Fails when this or another flight recorder runs
     /// ([`TraceError::FlightRecorderRunning`]).
     pub fn start(&self) -> Result<(), TraceError> {
+        session::check_not_forked()?;
         let mut g = self.ring();
         if g.is_some() {
             return Err(TraceError::FlightRecorderRunning);
@@ -100,6 +101,10 @@ impl FlightRecorder {
 
     /// Stops recording and frees the window (a no-op when not running).
     pub fn stop(&self) {
+        if session::check_not_forked().is_err() {
+            // Its locks may be held by a thread of the parent: leave it be.
+            return;
+        }
         let ring = self.ring().take();
         if let Some(r) = ring {
             session::stop_ring(&r);
@@ -109,7 +114,7 @@ impl FlightRecorder {
 
     /// Whether it is recording.
     pub fn enabled(&self) -> bool {
-        self.ring().is_some()
+        session::check_not_forked().is_ok() && self.ring().is_some()
     }
 
     /// Writes the window (the events of the last `min_age`, up to now) to `w`
@@ -118,6 +123,7 @@ impl FlightRecorder {
     /// `write_to` of this recorder is under way
     /// ([`TraceError::WriteInProgress`], as Go's), or when `w` fails.
     pub fn write_to(&self, w: &mut dyn Write) -> Result<u64, TraceError> {
+        session::check_not_forked()?;
         let Ok(_writing) = self.writing.try_lock() else {
             return Err(TraceError::WriteInProgress);
         };
@@ -125,7 +131,7 @@ impl FlightRecorder {
             return Err(TraceError::NotRunning);
         };
         // What the threads recorded up to now goes in.
-        session::pass(false);
+        session::pass();
         let bytes = crate::heap::own(|| {
             let tracks = session::consumers().tracks.clone();
             ring.encode(&tracks)
@@ -139,6 +145,9 @@ impl FlightRecorder {
     /// The bytes the window holds now (as counted against `max_bytes`) and
     /// the events dropped from it so far to stay under `max_bytes`.
     pub fn window(&self) -> (usize, u64) {
+        if session::check_not_forked().is_err() {
+            return (0, 0);
+        }
         self.ring().as_ref().map_or((0, 0), |r| {
             let g = r.lock();
             (g.bytes, g.evicted_for_size)

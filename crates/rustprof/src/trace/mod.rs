@@ -85,6 +85,11 @@ pub enum TraceError {
     /// [`FlightRecorder::write_to`] while another is under way.
     #[error("a write_to of this flight recorder is already in progress")]
     WriteInProgress,
+    /// In a child forked while a trace or flight recorder ran: the child
+    /// records nothing and cannot start or stop one (its parent's collector
+    /// is not in it); exec'ing starts afresh.
+    #[error("tracing is unavailable in a child forked while tracing (exec, or trace from the parent)")]
+    ForkedChild,
 }
 
 /// Whether a trace (or a flight recorder) is being recorded.
@@ -175,6 +180,7 @@ impl Task {
 }
 
 impl Drop for Task {
+    #[inline]
     fn drop(&mut self) {
         if self.id != 0 {
             record(RawKind::TaskEnd, Cow::Borrowed(""), Cow::Borrowed(""), self.id, 0);
@@ -193,6 +199,9 @@ pub struct Region {
 /// Begins a region named `name` on the current thread.
 #[inline]
 pub fn region(name: impl Into<Cow<'static, str>>) -> Region {
+    if !is_enabled() {
+        return Region { generation: 0 };
+    }
     region_with(name.into(), 0)
 }
 
@@ -205,6 +214,7 @@ fn region_with(name: Cow<'static, str>, task: u64) -> Region {
 }
 
 impl Drop for Region {
+    #[inline]
     fn drop(&mut self) {
         // Only the trace that saw the begin gets the end.
         if self.generation != 0 && self.generation == GENERATION.load(Ordering::Relaxed) {

@@ -11,7 +11,7 @@
 //! thread: what it allocates is not the program's ([`crate::heap::own_stats`]).
 
 use std::io::{self, Write};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use hashbrown::{HashMap, HashSet};
@@ -183,11 +183,37 @@ fn wake(stop: bool) {
     WAKE.1.notify_all();
 }
 
+/// Whether a session runs (for the fork handler: atomics only).
+static LIVE: AtomicBool = AtomicBool::new(false);
+/// Set in a child forked while a session ran: the collector is gone and its
+/// locks may be held for ever, so the child records nothing and starts
+/// nothing (exec'ing is fine: the new program starts afresh).
+static FORKED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn in_child() {
+    if LIVE.load(Ordering::Acquire) {
+        FORKED.store(true, Ordering::Release);
+        ACTIVE.store(false, Ordering::Release);
+    }
+}
+
+/// Fails in a child forked while a session ran.
+pub(super) fn check_not_forked() -> Result<(), TraceError> {
+    if FORKED.load(Ordering::Acquire) { Err(TraceError::ForkedChild) } else { Ok(()) }
+}
+
 /// Begins a session if none runs: new thread buffers, a collector.
 fn ensure_session(ctl: &mut Control) -> io::Result<()> {
     if ctl.thread.is_some() {
         return Ok(());
     }
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores atomics, which is
+        // async-signal-safe as a fork child handler must be.
+        unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    });
+    LIVE.store(true, Ordering::Release);
     GENERATION.fetch_add(1, Ordering::Relaxed);
     buffer::reset_registry();
     let c = crate::heap::own(|| {
@@ -216,6 +242,7 @@ fn end_if_idle(ctl: &mut Control) {
         wake(true);
         let _ = t.join();
     }
+    LIVE.store(false, Ordering::Release);
     crate::heap::own(|| {
         *COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner) = None;
         consumers().tracks = Vec::new();
@@ -235,17 +262,26 @@ fn collector_loop() {
         if stop {
             return;
         }
-        pass(false);
+        pass();
     }
 }
 
 /// One pass: drain, order, hold back what is newer than the watermark,
-/// feed the consumers. When `last` (the stream stops), the stream also gets
-/// what is held back.
-pub(super) fn pass(last: bool) {
+/// feed the consumers.
+pub(super) fn pass() {
+    let _ = pass_inner(false);
+}
+
+/// [`pass`]; when `last` (the stream stops), the stream also gets what is
+/// held back, and is taken out in the same step (a pass of the collector's
+/// cannot feed it twice).
+fn pass_inner(last: bool) -> Option<Stream> {
+    if check_not_forked().is_err() {
+        return None;
+    }
     let _own = crate::heap::Own::enter();
     let mut guard = COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner);
-    let Some(p) = guard.as_mut() else { return };
+    let p = guard.as_mut()?;
     let watermark = extras::watermark(super::now());
     p.c.drain();
     p.extras.collect(&mut p.c);
@@ -254,8 +290,7 @@ pub(super) fn pass(last: bool) {
     if !p.held.is_empty() {
         items.append(&mut p.held);
     }
-    // Stable: each thread's events stay in their order.
-    items.sort_by_key(|it| it.event.ts);
+    let mut items = by_time(items);
     let cut = items.partition_point(|it| it.event.ts <= watermark);
     p.held = items.split_off(cut);
     let tracks = std::mem::take(&mut p.c.tracks);
@@ -270,11 +305,26 @@ pub(super) fn pass(last: bool) {
     if let Some(r) = c.ring.as_ref() {
         r.push(items);
     }
+    let stream = if last { c.stream.take() } else { None };
     set_active(&c);
+    stream
+}
+
+/// Orders events by time, stably (each thread's stay in their order),
+/// moving each event once.
+fn by_time(items: Vec<Item>) -> Vec<Item> {
+    if items.is_sorted_by_key(|it| it.event.ts) {
+        return items;
+    }
+    let mut order: Vec<(u64, usize)> = items.iter().enumerate().map(|(i, it)| (it.event.ts, i)).collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<Item>> = items.into_iter().map(Some).collect();
+    order.iter().filter_map(|&(_, i)| slots[i].take()).collect()
 }
 
 /// Starts a streaming trace into `w`; its id for [`stop_stream`].
 pub(super) fn start_stream(w: Box<dyn Write + Send>) -> Result<u64, TraceError> {
+    check_not_forked()?;
     let mut ctl = control();
     if consumers().stream.is_some() {
         return Err(TraceError::AlreadyRunning);
@@ -292,6 +342,7 @@ pub(super) fn start_stream(w: Box<dyn Write + Send>) -> Result<u64, TraceError> 
 /// Stops the streaming trace (only the one with this id, when given): the
 /// last events are written and the writer flushed; the first write error.
 pub(super) fn stop_stream(id: Option<u64>) -> Result<(), TraceError> {
+    check_not_forked()?;
     let mut ctl = control();
     {
         let c = consumers();
@@ -303,8 +354,7 @@ pub(super) fn stop_stream(id: Option<u64>) -> Result<(), TraceError> {
             ACTIVE.store(false, Ordering::Release);
         }
     }
-    pass(true);
-    let stream = consumers().stream.take();
+    let stream = pass_inner(true).or_else(|| consumers().stream.take());
     {
         let c = consumers();
         set_active(&c);
@@ -328,6 +378,7 @@ pub(super) fn stop_stream(id: Option<u64>) -> Result<(), TraceError> {
 
 /// Attaches a flight recorder's ring.
 pub(super) fn start_ring(ring: Arc<super::flight::Ring>) -> Result<(), TraceError> {
+    check_not_forked()?;
     let mut ctl = control();
     if consumers().ring.is_some() {
         return Err(TraceError::FlightRecorderRunning);
@@ -341,6 +392,9 @@ pub(super) fn start_ring(ring: Arc<super::flight::Ring>) -> Result<(), TraceErro
 
 /// Detaches the flight recorder's ring (if it is this one).
 pub(super) fn stop_ring(ring: &Arc<super::flight::Ring>) {
+    if check_not_forked().is_err() {
+        return;
+    }
     let mut ctl = control();
     {
         let mut c = consumers();
