@@ -48,6 +48,10 @@ dur=$(curl -s "$base/timeline/lanes.json" | python3 -c 'import json,sys; print(j
 bytes=$(curl -s -o /dev/null -w '%{size_download}' "$base/timeline/view.json?start=0&end=$dur&width=1600")
 t1=$(date +%s.%N)
 first=$(echo "$t1 - $t0" | bc -l)
+# The server's CPU time up to here (user + system), which a loaded machine
+# stretches less than the wall clock.
+ticks=$(getconf CLK_TCK)
+cpu_first=$(awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$pid/stat")
 load=$(echo "$t_listen - $t0" | bc -l)
 
 # Pan and zoom: windows of 7 widths (the whole trace down to 1 ms) at 3 places each.
@@ -69,7 +73,7 @@ peer=""
 py=target/perfetto-venv/bin/python3
 if [ -x "$py" ] && "$py" -c 'from perfetto.protos.perfetto.trace import perfetto_trace_pb2' 2>/dev/null; then
     p0=$(date +%s.%N)
-    "$py" -c '
+    /usr/bin/time -f '%U %S' -o bench/data/peer.time "$py" -c '
 import sys
 from perfetto.protos.perfetto.trace import perfetto_trace_pb2 as pb
 t = pb.Trace()
@@ -79,16 +83,18 @@ print(n, file=sys.stderr)
 ' "$trace" 2>/dev/null
     p1=$(date +%s.%N)
     peer=$(echo "$p1 - $p0" | bc -l)
+    peer_cpu=$(awk '{print $1 + $2}' bench/data/peer.time)
 fi
 
 printf 'trace: %s (%s events, %s bytes), machine load %s\n' "$trace" "$events" "$(stat -c %s "$trace")" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf 'first screen: %.2f s (listening after %.2f s; first view %s bytes); target 2 s: %.2f of it\n' "$first" "$load" "$bytes" "$(echo "$first / 2" | bc -l)"
+printf 'first screen: %.2f s (listening after %.2f s; first view %s bytes; %.2f s of CPU); target 2 s: %.2f of it\n' \
+    "$first" "$load" "$bytes" "$cpu_first" "$(echo "$first / 2" | bc -l)"
 printf 'pan/zoom view.json: median %.1f ms, max %.1f ms over %d requests; target 100 ms: max is %.2f of it\n' \
     "$(echo "$med * 1000" | bc -l)" "$(echo "$max * 1000" | bc -l)" "${#times[@]}" "$(echo "$max * 10" | bc -l)"
 printf 'range totals of the whole trace: %.1f ms\n' "$(echo "$sel * 1000" | bc -l)"
 if [ -n "$peer" ]; then
-    printf "peer: Perfetto's Python schema parses the file in %.2f s; rustprof's first screen takes %.2f of that\n" \
-        "$peer" "$(echo "$first / $peer" | bc -l)"
+    printf "peer: Perfetto's Python schema parses the file in %.2f s (%.2f s of CPU); rustprof's first screen takes %.2f of that (CPU: %.2f)\n" \
+        "$peer" "$peer_cpu" "$(echo "$first / $peer" | bc -l)" "$(echo "$cpu_first / $peer_cpu" | bc -l)"
 else
     echo "peer: target/perfetto-venv with PyPI perfetto is missing (.ci/run installs it)"
 fi
