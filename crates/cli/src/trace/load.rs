@@ -8,7 +8,7 @@
 
 use rustprof_profile::Profile;
 
-use super::model::{self, Model};
+use super::model::Model;
 use crate::config::Config;
 use crate::driver::{Source, Ui, errln};
 
@@ -60,7 +60,7 @@ pub struct Loaded {
 /// Decodes trace bytes read from `path` (already recognized by [`is_trace`]).
 pub fn decode(path: &str, data: &[u8]) -> Result<Loaded, String> {
     crate::timing::mark("read");
-    let model = model::from_bytes(data).map_err(|e| format!("parsing trace: {e}"))?;
+    let model = super::index::from_bytes(data).map_err(|e| format!("parsing trace: {e}"))?;
     crate::timing::mark("trace indexed");
     let warning = model.truncated_at.map(|at| {
         format!(

@@ -13,7 +13,8 @@
 //! - [`range_json`]: time per class inside a range, for all threads, all
 //!   async tasks, and per lane.
 //!
-//! Times are ns from the trace's start.
+//! Times are ns from the trace's start; inside a screen ([`view_json`]),
+//! from the screen's start (`start`), which keeps the numbers short.
 
 use std::fmt::Write as _;
 
@@ -23,17 +24,18 @@ use crate::report::flame::push_json_str;
 use crate::trace::latency::human;
 use crate::trace::model::{Class, LaneKind, Mark, Model, NONE, Slice, window};
 
-/// An item's fields: start, end, class, name id (-1 for merged), index in
-/// its row (-1 for merged), count.
-fn push_item(o: &mut String, m: &Model, s: &Slice, index: i64, count: usize, names: &mut Vec<u32>) {
+/// An item's fields: start, end (ns from the view's start, so possibly
+/// negative), class, name id (-1 for merged), index in its row (-1 for
+/// merged), count.
+fn push_item(o: &mut String, base: u64, s: &Slice, index: i64, count: usize, names: &mut Vec<u32>) {
     let name = if index >= 0 {
         names.push(s.name);
         i64::from(s.name)
     } else {
         -1
     };
-    let _ =
-        write!(o, "[{},{},{},{name},{index},{count}],", s.start - m.start, s.end - m.start, s.class.index());
+    let rel = |t: u64| t as i64 - base as i64;
+    let _ = write!(o, "[{},{},{},{name},{index},{count}],", rel(s.start), rel(s.end), s.class.index());
 }
 
 /// The lanes and counters: `{"start","end","lanes":[{name,kind,tid,rows,states,marks}],"counters":[...]}`.
@@ -82,15 +84,30 @@ pub fn lanes_json(m: &Model) -> String {
     o
 }
 
-/// One row's items in `[a, b)` at `px` ns per pixel.
-fn row_items(o: &mut String, m: &Model, row: &[Slice], a: u64, b: u64, px: u64, names: &mut Vec<u32>) {
+/// Slices narrower than this many pixels are merged with their neighbours.
+pub const MERGE_PIXELS: u64 = 2;
+
+/// One row's items in `[a, b)` at `px` ns per pixel: slices
+/// [`MERGE_PIXELS`] wide or more as they are; narrower ones starting within
+/// that of each other merged, and merged items of one class that follow each
+/// other as closely merged again (a busy row zoomed out is a few long items).
+fn row_items(o: &mut String, row: &[Slice], a: u64, b: u64, px: u64, names: &mut Vec<u32>) {
     let w = window(row, a, b);
     let first = row.partition_point(|s| s.end <= a);
+    // Below two pixels a slice can be neither read nor aimed at: merged.
+    let px = px.saturating_mul(MERGE_PIXELS);
+    let mut run: Option<(Slice, usize)> = None;
+    let flush = |o: &mut String, run: &mut Option<(Slice, usize)>, names: &mut Vec<u32>| {
+        if let Some((s, n)) = run.take() {
+            push_item(o, a, &s, -1, n, names);
+        }
+    };
     let mut i = 0;
     while i < w.len() {
         let s = &w[i];
         if s.dur() >= px {
-            push_item(o, m, s, (first + i) as i64, 1, names);
+            flush(o, &mut run, names);
+            push_item(o, a, s, (first + i) as i64, 1, names);
             i += 1;
             continue;
         }
@@ -105,13 +122,23 @@ fn row_items(o: &mut String, m: &Model, row: &[Slice], a: u64, b: u64, px: u64, 
             i += 1;
         }
         if n == 1 {
-            push_item(o, m, s, (first + j0) as i64, 1, names);
-        } else {
-            let top = (0..9).max_by_key(|&k| (acc[k], std::cmp::Reverse(k))).unwrap_or(0);
-            let merged = Slice { start: s.start, end, class: Class::ALL[top], ..*s };
-            push_item(o, m, &merged, -1, n, names);
+            flush(o, &mut run, names);
+            push_item(o, a, s, (first + j0) as i64, 1, names);
+            continue;
+        }
+        let top = Class::ALL[(0..9).max_by_key(|&k| (acc[k], std::cmp::Reverse(k))).unwrap_or(0)];
+        match &mut run {
+            Some((r, count)) if r.class == top && s.start <= r.end.saturating_add(px) => {
+                r.end = r.end.max(end);
+                *count += n;
+            }
+            _ => {
+                flush(o, &mut run, names);
+                run = Some((Slice { start: s.start, end, class: top, ..*s }, n));
+            }
         }
     }
+    flush(o, &mut run, names);
 }
 
 /// The screen `[a, b)` (ns from the start) at `width` pixels.
@@ -126,7 +153,7 @@ pub fn view_json(m: &Model, a: u64, b: u64, width: u32) -> String {
             o.push(',');
         }
         o.push_str("{\"states\":[");
-        row_items(&mut o, m, &l.states, a, b, px, &mut names);
+        row_items(&mut o, &l.states, a, b, px, &mut names);
         trim_comma(&mut o);
         o.push_str("],\"rows\":[");
         for (ri, row) in l.rows.iter().enumerate() {
@@ -134,31 +161,46 @@ pub fn view_json(m: &Model, a: u64, b: u64, width: u32) -> String {
                 o.push(',');
             }
             o.push('[');
-            row_items(&mut o, m, row, a, b, px, &mut names);
+            row_items(&mut o, row, a, b, px, &mut names);
             trim_comma(&mut o);
             o.push(']');
         }
         o.push_str("],\"marks\":[");
-        // Instants: per pixel and kind, the first one and how many.
+        // Instants: per pixel and kind, the first one and how many; buckets
+        // of one kind less than two pixels apart become one run
+        // `[start, kind, index or -1, count, name, end]`.
         let i0 = l.instants.partition_point(|x| x.ts < a);
         let i1 = l.instants.partition_point(|x| x.ts < b);
-        let mut i = i0;
-        while i < i1 {
-            let limit = l.instants[i].ts.saturating_add(px);
-            let mut j = i;
-            while j < i1 && l.instants[j].ts < limit {
-                j += 1;
-            }
-            for (code, mark) in [(0, Mark::Log), (1, Mark::CpuSample), (2, Mark::Dropped)] {
-                let mut of = (i..j).filter(|&q| l.instants[q].mark == mark);
-                if let Some(q) = of.next() {
-                    let n = 1 + of.count();
-                    let x = &l.instants[q];
-                    names.push(x.name);
-                    let _ = write!(o, "[{},{code},{q},{n},{}],", x.ts - m.start, x.name);
+        for (code, mark) in [(0, Mark::Log), (1, Mark::CpuSample), (2, Mark::Dropped)] {
+            let mut run: Option<(usize, u64, u64, usize)> = None; // first index, start, last ts, count
+            let emit = |o: &mut String, run: (usize, u64, u64, usize), names: &mut Vec<u32>| {
+                let (q, start, last, n) = run;
+                let x = &l.instants[q];
+                names.push(x.name);
+                let idx = if n == 1 { q as i64 } else { -1 };
+                let _ = write!(o, "[{},{code},{idx},{n},{},{}],", start - a, x.name, last - a);
+            };
+            for q in i0..i1 {
+                let x = &l.instants[q];
+                if x.mark != mark {
+                    continue;
+                }
+                match &mut run {
+                    Some(r) if x.ts < r.2.saturating_add(2 * px) => {
+                        r.2 = x.ts;
+                        r.3 += 1;
+                    }
+                    _ => {
+                        if let Some(r) = run.take() {
+                            emit(&mut o, r, &mut names);
+                        }
+                        run = Some((q, x.ts, x.ts, 1));
+                    }
                 }
             }
-            i = j;
+            if let Some(r) = run {
+                emit(&mut o, r, &mut names);
+            }
         }
         trim_comma(&mut o);
         o.push_str("]}");
@@ -174,7 +216,7 @@ pub fn view_json(m: &Model, a: u64, b: u64, width: u32) -> String {
         let p1 = c.points.partition_point(|p| p.0 < b);
         if p0 > 0 {
             let v = c.points[p0 - 1].1;
-            let _ = write!(o, "[{},{v},{v},{v}],", a - m.start);
+            let _ = write!(o, "[0,{v},{v},{v}],");
         }
         let mut i = p0;
         while i < p1 {
@@ -189,7 +231,7 @@ pub fn view_json(m: &Model, a: u64, b: u64, width: u32) -> String {
                 last = v;
                 i += 1;
             }
-            let _ = write!(o, "[{},{lo},{hi},{last}],", t - m.start);
+            let _ = write!(o, "[{},{lo},{hi},{last}],", t - a);
         }
         trim_comma(&mut o);
         o.push(']');

@@ -117,6 +117,14 @@
         '&width=' + Math.max(1, Math.round(width));
       fetch(url).then(function (r) { return r.ok ? r.json() : null; }).then(function (d) {
         if (!d || my !== seq) return;
+        // Times come relative to the screen's start.
+        var base = d.start;
+        d.lanes.forEach(function (l) {
+          l.states.forEach(function (it) { it[0] += base; it[1] += base; });
+          l.rows.forEach(function (row) { row.forEach(function (it) { it[0] += base; it[1] += base; }); });
+          l.marks.forEach(function (mk) { mk[0] += base; mk[5] += base; });
+        });
+        d.counters.forEach(function (c) { c.forEach(function (p) { p[0] += base; }); });
         data = d;
         for (var k in d.names) names[k] = d.names[k];
         loaded = my;
@@ -183,7 +191,12 @@
           for (var k = 0; k < l.marks.length; k++) {
             var mk = l.marks[k], x = X(mk[0]), y = e.marks - scrollY;
             ctx.fillStyle = MARK_COLORS[mk[1]] || '#000';
-            if (mk[1] === 1) {
+            if (mk[3] > 1 && X(mk[5]) - x >= 2) {
+              // A run of marks closer than two pixels: a band.
+              ctx.globalAlpha = mk[1] === 1 ? 0.45 : 0.7;
+              ctx.fillRect(x, y + 2, X(mk[5]) - x + 1, MARK - 4);
+              ctx.globalAlpha = 1;
+            } else if (mk[1] === 1) {
               ctx.fillRect(x, y + 1, 1, MARK - 2);
             } else {
               ctx.beginPath();
@@ -241,7 +254,7 @@
       else if (e.marks >= 0 && cy >= e.marks) {
         var best = null;
         l.marks.forEach(function (m) {
-          var d = Math.abs(X(m[0]) - x);
+          var d = x >= X(m[0]) && x <= X(m[5]) ? 0 : Math.min(Math.abs(X(m[0]) - x), Math.abs(X(m[5]) - x));
           if (d <= 4 && (!best || d < best.d)) best = { d: d, m: m };
         });
         return best ? { lane: i, mark: best.m } : null;
@@ -298,8 +311,11 @@
     var h = hit(x, y);
     if (!h) return;
     if (h.mark) {
-      if (h.mark[3] > 1) {
-        details.textContent = h.mark[3] + ' events here: zoom in to pick one.';
+      if (h.mark[2] < 0) {
+        details.textContent = '';
+        details.appendChild(el('p', 'rp-note', h.mark[3] + ' ' + (h.mark[1] === 1 ? 'CPU samples' : 'events') +
+          ' here: zoom in to pick one.'));
+        return;
       }
       fetch('timeline/instant.json?lane=' + h.lane + '&i=' + h.mark[2]).then(function (r) { return r.json(); })
         .then(function (d) { showSlice(d, 'instant'); });
