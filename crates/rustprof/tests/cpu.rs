@@ -462,11 +462,11 @@ fn one_profile_at_a_time() {
 fn labels_mark_samples() {
     let _l = lock();
     let g = cpu::start(CpuOptions::with_frequency(1000)).unwrap();
-    rustprof::labels::with_labels(&[("endpoint", "login")], || {
-        busy(Duration::from_millis(400), || mix(black_box(100_000)))
-    });
+    // CPU time, not wall time: on a loaded machine 400 ms of wall may hold
+    // less CPU than 200 ms did (seen: login 23 ms, search 47 ms).
+    rustprof::labels::with_labels(&[("endpoint", "login")], || burn_cpu(400_000_000));
     let _s = rustprof::labels::scope(&[("endpoint", "search")]);
-    busy(Duration::from_millis(200), || mix(black_box(100_000)));
+    burn_cpu(200_000_000);
     drop(_s);
     let p = g.stop().unwrap();
     let mut per: HashMap<String, i64> = HashMap::new();
