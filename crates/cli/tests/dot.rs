@@ -335,3 +335,44 @@ fn dot_matches_go_tool_pprof_on_unusual_names_and_labels() {
     let failures = compare_all(&dir, &combos);
     assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), combos.len(), failures.join("\n"));
 }
+
+/// Call trees trimmed by node count, fraction or `-ignore` join the kept nodes
+/// with residual edges: dotted, `...` in their tooltips, and inline only when
+/// both edges they replace were (pprof's `TrimTree`). Go orders equal-weight
+/// edges of recursive chains by map iteration, so a combination Go does not
+/// repeat itself on is skipped; the ones compared must include residual edges.
+#[test]
+fn call_tree_residual_edges_as_go() {
+    if !have_go() {
+        return;
+    }
+    let dir = conformance_dir();
+    let combos = [
+        "-dot -call_tree -nodecount=3 profiles/go-bench.cpu.pb.gz",
+        "-dot -call_tree -nodecount=25 profiles/go-bench.cpu.pb.gz",
+        "-dot -call_tree -ignore=mallocgc -nodecount=20 profiles/go-bench.cpu.pb.gz",
+        "-dot -call_tree -nodecount=25 profiles/go127-bench.cpu.pb.gz",
+        "-dot -call_tree -ignore=mallocgc -nodecount=20 profiles/go127-bench.cpu.pb.gz",
+        "-dot -call_tree -hide=runtime profiles/synth.cpu.pb.gz",
+        "-dot -call_tree -nodecount=3 profiles/go-bench.alloc.pb.gz",
+        "-dot -call_tree -lines -nodecount=15 profiles/go-bench.cpu.pb.gz",
+    ];
+    let (mut compared, mut dotted) = (0, 0);
+    let mut failures = Vec::new();
+    for combo in combos {
+        let args: Vec<&str> = combo.split_whitespace().collect();
+        let (_, a, _) = run("go", &["tool", "pprof"], &args, &dir);
+        let (_, b, _) = run("go", &["tool", "pprof"], &args, &dir);
+        if a != b {
+            continue;
+        }
+        compared += 1;
+        dotted += a.matches("style=\"dotted\"").count();
+        failures.extend(compare_all(&dir, &[combo]));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(
+        compared >= 4 && dotted >= 10,
+        "too little compared: {compared} combinations, {dotted} residual edges"
+    );
+}
