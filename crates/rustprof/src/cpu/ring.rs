@@ -28,8 +28,8 @@ pub(crate) struct SampleData {
     pub(crate) labels: u32,
     /// Thread id.
     pub(crate) tid: i32,
-    /// The thread's name (`PR_GET_NAME`, NUL-padded), sent with the first
-    /// sample of each thread; empty otherwise.
+    /// The thread's name (`PR_GET_NAME`, NUL-padded) with thread labels;
+    /// empty otherwise.
     pub(crate) name: [u8; 16],
 }
 
