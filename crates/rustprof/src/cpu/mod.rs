@@ -216,8 +216,6 @@ impl BitSet {
 
 thread_local! {
     static TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
-    /// The session this thread last sent its name in.
-    static NAME_SENT: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Session numbers (1..=0xffff, never 0) for the `sig_data` of sigtrap events,
@@ -299,7 +297,6 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                 // SAFETY: ctx comes from the handler.
                 let regs = unsafe { sys::regs_from_ucontext(ctx) };
                 let thread_labels = s.thread_labels;
-                let session = s.session;
                 s.ring.record(w, |d| {
                     d.depth = unwind::unwind(&regs, &mut d.frames) as u32;
                     d.labels = crate::labels::current_id();
@@ -309,10 +306,12 @@ pub(crate) unsafe fn on_signal(info: &Info, ctx: *mut libc::c_void) -> bool {
                     let traced = crate::trace::is_enabled();
                     d.trace_ts = if traced { crate::trace::now() } else { 0 };
                     d.trace_tid = if traced { cached_tid() } else { 0 };
-                    // The thread names itself, once per profile: it is running,
-                    // so its name is set, and it may be gone when this is drained.
+                    // The thread names itself in each sample (one prctl): its name
+                    // as it is now, though it may be gone when this is drained,
+                    // and though a new thread's first sample may come before it
+                    // set its name.
                     d.name[0] = 0;
-                    if thread_labels && NAME_SENT.with(|n| n.replace(session)) != session {
+                    if thread_labels {
                         sys::own_thread_name(&mut d.name);
                     }
                 });
@@ -648,10 +647,13 @@ fn drain_samples(shared: &Shared, out: &mut Collected) -> usize {
         }
         out.samples += d.weight as u64;
         if d.tid != 0 && d.name[0] != 0 {
-            // The name the thread sent overrides the one read when it was
+            // The name the thread sent last overrides the one read when it was
             // attached (a thread may be attached before it sets its name).
             let len = d.name.iter().position(|&b| b == 0).unwrap_or(d.name.len());
-            out.thread_names.insert(d.tid, String::from_utf8_lossy(&d.name[..len]).into_owned());
+            let name = &d.name[..len];
+            if out.thread_names.get(&d.tid).map(|n| n.as_bytes()) != Some(name) {
+                out.thread_names.insert(d.tid, String::from_utf8_lossy(name).into_owned());
+            }
         }
     });
     crate::trace::cpu_drained(drained_at);

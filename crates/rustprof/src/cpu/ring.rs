@@ -32,8 +32,8 @@ pub(crate) struct SampleData {
     /// thread (0 otherwise), for [`crate::trace`].
     pub(crate) trace_ts: u64,
     pub(crate) trace_tid: i32,
-    /// The thread's name (`PR_GET_NAME`, NUL-padded), sent with the first
-    /// sample of each thread; empty otherwise.
+    /// The thread's name (`PR_GET_NAME`, NUL-padded) with thread labels;
+    /// empty otherwise.
     pub(crate) name: [u8; 16],
 }
 
