@@ -202,6 +202,11 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
         })?;
         crate::limits::set_max_profile_size(n);
     }
+    crate::remote::tls::set_files(crate::remote::tls::Files {
+        cert: p.str("tls_cert"),
+        key: p.str("tls_key"),
+        ca: p.str("tls_ca"),
+    });
     let mut cfg = Config::default();
     apply_config_flags(&p, &mut cfg)?;
 
