@@ -56,24 +56,23 @@
 
   // Frame names that are runtime plumbing (README: "Folded frames"). A Rust
   // path may carry generic arguments and closure or shim suffixes.
-  var RUST_SUFFIX = '(?:::(?:\\{\\{closure\\}\\}|\\{closure#\\d+\\}|\\{\\{vtable\\.shim\\}\\}|\\{shim:vtable#\\d+\\}|<.*>))*';
+  var RUST_SUFFIX = '(?:::(?:\\{\\{closure\\}\\}|\\{closure#\\d+\\}|\\{shim:vtable#\\d+\\}|<.*>)|\\{\\{vtable\\.shim\\}\\})*';
   var PLUMBING = new RegExp('^(?:' + [
     // The C runtime and thread start (glibc, musl, macOS).
     '_start', 'start', '__libc_start_main', '__libc_start_main_impl', '__libc_start_call_main',
     '__libc_start_main_alias_\\d+', 'libc_start_main_stage2', 'start_thread', '_pthread_start',
-    'thread_start', '__?clone3?', '__thread_start'
+    'thread_start', '(?:__)?clone3?', '__thread_start'
   ].join('|') + ')$|^(?:' + [
     // std's runtime: lang_start, thread spawn, panics caught at the entry.
     'std::rt::lang_start', 'std::rt::lang_start_internal',
     'std::sys(?:_common)?::backtrace::__rust_begin_short_backtrace',
     'std::panicking::try', 'std::panicking::try::do_call',
     'std::panicking::catch_unwind', 'std::panicking::catch_unwind::do_call', 'std::panic::catch_unwind',
-    '__rust_try', 'std::sys::.*::thread_start', 'std::thread::Builder::spawn_unchecked_',
-    'std::thread::lifecycle::spawn_unchecked', 'std::thread::Builder::spawn_unchecked_::MaybeDangling<.*>',
-    // Calls through closures.
+    '__rust_try', 'std::sys::.*::thread_start', '<std::sys::[^ ]*>::new::thread_start',
+    'std::thread::Builder::spawn_unchecked_', 'std::thread::lifecycle::spawn_unchecked',
+    // Calls through closures and boxed closures.
     'core::ops::function::FnOnce::call_once', 'core::ops::function::impls::<impl .*>::call_once',
-    '<alloc::boxed::Box<.*> as core::ops::function::FnOnce<.*>>::call_once',
-    '<core::panic::unwind_safe::AssertUnwindSafe<.*> as core::ops::function::FnOnce<.*>>::call_once',
+    '<.* as core::ops::function::FnOnce<.*>>::call_once',
     // Test and benchmark harnesses.
     'test::.*', 'rustprof::bench::(?:main|run|Harness::.*|B::(?:run1|run_n|run_sub|process|launch|run))'
   ].join('|') + ')' + RUST_SUFFIX + '$');
