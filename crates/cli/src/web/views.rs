@@ -333,7 +333,7 @@ impl WebUi {
         let mut body = String::with_capacity(json.len() + 1024);
         body.push_str(
             "<div class=\"fg-toolbar\"><button type=\"button\" id=\"fg-reset\">Reset zoom</button>\n\
-             <span class=\"fg-hint\">Click a frame to zoom, right-click it to refine; the search box highlights.</span>\n",
+             <span class=\"fg-hint\">Click a frame to zoom (a ▸ folded frame to expand it), right-click it to refine; the search box highlights.</span>\n",
         );
         if tree.diff {
             let (shrink, grow) = if tree.diff_base { ("base", "new") } else { ("removed", "added") };
