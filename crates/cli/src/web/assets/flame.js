@@ -734,6 +734,7 @@
 
   window.rustprofFlame = {
     start: start,
+    plumbingName: plumbingName,
     formatValue: formatValue,
     percent: percent,
     current: null
