@@ -153,6 +153,21 @@ fn tags_comments_and_chips_on_the_pages() {
     let (_, focused, _) = rustprof(&["-top", "-nodecount=500", "-tagfocus=endpoint=^login$", p]);
     let focused = names_of_top(&focused);
     assert!(focused.iter().any(|n| n == LOGIN) && !focused.iter().any(|n| n == SEARCH), "{focused:?}");
+
+    // Numeric labels (a Go heap profile's `bytes`): shown scaled, their
+    // filter carries the unit, and selects the samples of that size.
+    let heap = common::profile("go-heap.pb.gz");
+    let server = Server::start(&[&heap]);
+    let page = server.get("/ui/top").text();
+    assert!(page.contains("data-value=\"1MB\""), "no 1MB value");
+    let tf = page.split("href=\"./top?tf=").nth(1).unwrap();
+    let tf = &tf[..tf.find('"').unwrap()];
+    assert_eq!(tf, "bytes%3D1048576bytes");
+    let shown = server.get(&format!("/ui/top?tf={tf}")).text();
+    let (_, want, _) = rustprof(&["-top", "-tagfocus=bytes=1048576bytes", &heap]);
+    let line = |t: &str| t.lines().find(|l| l.contains("Showing nodes accounting")).unwrap_or("").to_string();
+    assert!(line(&want).contains("46.88%"), "{want}");
+    assert!(shown.contains(line(&want).trim()), "{}", line(&want));
 }
 
 /// Screen font sizes of the graph's text inside its box: (visible texts, smallest).

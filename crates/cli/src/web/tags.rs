@@ -18,7 +18,7 @@ pub const MAX_VALUES: usize = 100;
 /// One value of a label key.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TagValue {
-    /// As shown (`login`, `1024 bytes`).
+    /// As shown (`login`, `1kB`).
     pub text: String,
     /// The tag filter selecting exactly this value (`endpoint=^login$`).
     pub filter: String,
@@ -65,49 +65,52 @@ impl Tags {
             total = total.wrapping_add(v);
             *per_set.entry(p.samples.label_set_id(i)).or_default() += v;
         }
-        // key -> (numeric, value text -> (filter, weight)).
-        let mut keys: Vec<(String, bool, Vec<TagValue>)> = Vec::new();
+        // key -> (numeric, value text -> (filter, weight)); hashed, as a key
+        // may have a value per sample (request ids...).
+        let units = crate::labels::num_label_units(p).0;
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut keys: Vec<(String, bool, HashMap<String, (String, i64)>)> = Vec::new();
         let mut sets: Vec<(u32, i64)> = per_set.into_iter().collect();
         sets.sort_unstable();
         for (id, weight) in sets {
             for l in p.samples.label_set(id) {
-                let key = p.str(l.key).to_string();
-                let numeric = p.str(l.str).is_empty();
+                let key = p.str(l.key);
+                let numeric = l.is_num();
                 let (text, filter) = if numeric {
-                    let unit = p.str(l.num_unit);
-                    let text = if unit.is_empty() { l.num.to_string() } else { format!("{} {unit}", l.num) };
+                    // In the key's unit (pprof's NumLabelUnits), which the
+                    // filter needs: a bare number matches nothing.
+                    let unit = units.get(key).map(String::as_str).unwrap_or("");
+                    let text = crate::measurement::label(l.num, unit);
                     (text, format!("{key}={}{unit}", l.num))
                 } else {
                     let v = p.str(l.str).to_string();
                     let filter = format!("{key}={}", exact_regexp(&v));
                     (v, filter)
                 };
-                let i = match keys.iter().position(|(k, _, _)| *k == key) {
-                    Some(i) => i,
-                    None => {
-                        keys.push((key.clone(), numeric, Vec::new()));
-                        keys.len() - 1
-                    }
-                };
-                let vals = &mut keys[i].2;
-                match vals.iter_mut().find(|t| t.text == text) {
-                    Some(t) => t.weight = t.weight.wrapping_add(weight),
-                    None => vals.push(TagValue { text, filter, weight }),
-                }
+                let i = *index.entry(key.to_string()).or_insert_with(|| {
+                    keys.push((key.to_string(), numeric, HashMap::new()));
+                    keys.len() - 1
+                });
+                let e = keys[i].2.entry(text).or_insert((filter, 0));
+                e.1 = e.1.wrapping_add(weight);
             }
         }
-        let mut out: Vec<TagKey> = keys
+        let mut out: Vec<(TagKey, i64)> = keys
             .into_iter()
-            .map(|(key, numeric, mut values)| {
+            .map(|(key, numeric, values)| {
+                let mut values: Vec<TagValue> = values
+                    .into_iter()
+                    .map(|(text, (filter, weight))| TagValue { text, filter, weight })
+                    .collect();
                 values.sort_by(|a, b| b.weight.cmp(&a.weight).then_with(|| a.text.cmp(&b.text)));
+                let weight = values.iter().map(|v| v.weight).fold(0i64, i64::wrapping_add);
                 let more = values.len().saturating_sub(MAX_VALUES);
                 values.truncate(MAX_VALUES);
-                TagKey { key, numeric, values, more }
+                (TagKey { key, numeric, values, more }, weight)
             })
             .collect();
-        let weight = |k: &TagKey| k.values.iter().map(|v| v.weight).fold(0i64, i64::wrapping_add);
-        out.sort_by(|a, b| weight(b).cmp(&weight(a)).then_with(|| a.key.cmp(&b.key)));
-        Tags { keys: out, total }
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.key.cmp(&b.0.key)));
+        Tags { keys: out.into_iter().map(|(k, _)| k).collect(), total }
     }
 }
 
@@ -190,5 +193,33 @@ mod tests {
         assert_eq!(add_key("", "k"), "k");
         assert_eq!(add_key("a,k", "k"), "a,k");
         assert_eq!(add_key("a", "k"), "a,k");
+    }
+
+    #[test]
+    fn keys_and_values_by_weight() {
+        let mut b = rustprof_profile::ProfileBuilder::new(&[("alloc", "bytes")]);
+        for i in 0..(MAX_VALUES as i64 + 20) {
+            let id = b.label_str("request", &format!("r{i}"));
+            let ep = b.label_str("endpoint", if i % 3 == 0 { "search" } else { "login" });
+            b.add_sample(&[], &[i + 1], &[id, ep]);
+        }
+        let n = b.label_num("bytes", 64, "bytes");
+        b.add_sample(&[], &[1], &[n]);
+        let tags = Tags::of(&b.build(), 0);
+        let keys: Vec<&str> = tags.keys.iter().map(|k| k.key.as_str()).collect();
+        assert_eq!(keys, ["endpoint", "request", "bytes"]);
+        let ep = &tags.keys[0];
+        assert_eq!(ep.values.iter().map(|v| v.text.as_str()).collect::<Vec<_>>(), ["login", "search"]);
+        assert_eq!(ep.values[0].filter, "endpoint=^login$");
+        assert_eq!(ep.values.iter().map(|v| v.weight).sum::<i64>() + 1, tags.total);
+        let req = &tags.keys[1];
+        assert_eq!((req.values.len(), req.more), (MAX_VALUES, 20));
+        assert_eq!(req.values[0].text, format!("r{}", MAX_VALUES + 19));
+        let bytes = &tags.keys[2];
+        assert!(bytes.numeric);
+        assert_eq!(
+            (bytes.values[0].text.as_str(), bytes.values[0].filter.as_str()),
+            ("64B", "bytes=64bytes")
+        );
     }
 }
