@@ -48,6 +48,9 @@ pub struct Tags {
     pub total: i64,
 }
 
+/// Per value text: its filter and its weight.
+type ValueWeights = HashMap<String, (String, i64)>;
+
 /// A regexp matching exactly `value`, safe inside a tag filter (whose
 /// regexps are separated by commas).
 fn exact_regexp(value: &str) -> String {
@@ -69,7 +72,7 @@ impl Tags {
         // may have a value per sample (request ids...).
         let units = crate::labels::num_label_units(p).0;
         let mut index: HashMap<String, usize> = HashMap::new();
-        let mut keys: Vec<(String, bool, HashMap<String, (String, i64)>)> = Vec::new();
+        let mut keys: Vec<(String, bool, ValueWeights)> = Vec::new();
         let mut sets: Vec<(u32, i64)> = per_set.into_iter().collect();
         sets.sort_unstable();
         for (id, weight) in sets {
