@@ -297,6 +297,16 @@ fn what_a_person_sees_in_headless_chromium() {
     assert_eq!(folds(&b).as_array().unwrap().len(), folded.len());
     assert!(!b.url().contains("fold=0"));
 
+    // With tagroot's label frames on top, the runs below them fold.
+    b.goto(&format!("{}/ui/flamegraph?tagroot=endpoint", server.url));
+    b.wait_for(flame_ready, "the flame graph", timeout);
+    let labelled = folds(&b);
+    let labelled = labelled.as_array().unwrap();
+    // One under `login`, one under `search` (samples without the label keep
+    // their run under the root).
+    assert!(labelled.iter().filter(|f| field(f, "depth") == 2.0).count() >= 2, "{labelled:?}");
+    assert_eq!(frames("login").as_array().unwrap().len(), 1);
+
     // The -flame file folds the same way, with the same toggle.
     let dir = temp_dir("web-views-flame");
     let file = dir.join("flame.html");

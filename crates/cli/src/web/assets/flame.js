@@ -229,7 +229,24 @@
     this.touched = [];
     this.groups = [];
     if (!this.fold) return;
-    var root = this.root, dk = [], any = false;
+    // Runs start under the root, or under the label frames `tagroot` puts
+    // at the top of the stacks (opts.labelRows of them).
+    // (samples without the label have no such frame).
+    var level = [this.root], bases = [this.root];
+    for (var d = 0; d < (this.o.labelRows || 0); d++) {
+      var next = [];
+      for (var b = 0; b < level.length; b++) {
+        for (var c = 0; c < level[b].kids.length; c++) if (!isPlumbing(level[b].kids[c])) next.push(level[b].kids[c]);
+      }
+      bases = bases.concat(next);
+      level = next;
+    }
+    for (var bi = 0; bi < bases.length; bi++) this.foldUnder(bases[bi]);
+  };
+
+  // Folds the runs of plumbing frames starting at the children of `root`.
+  Flame.prototype.foldUnder = function (root) {
+    var dk = [], any = false;
     for (var i = 0; i < root.kids.length; i++) {
       var k = root.kids[i];
       if (!isPlumbing(k) || this.expanded[this.pathOf(k)]) { dk.push(k); continue; }
@@ -251,7 +268,7 @@
         name: members.length + ' runtime frames: ' + members[0].name + ' \u2026 ' + members[members.length - 1].name,
         group: true, members: members, first: k, pos: k.pos, neg: k.neg, w: k.w, sp: sp, sn: sn,
         div: k.div, sdiv: sdiv, kids: frontier, nk: frontier.length, parent: root, idx: k.idx,
-        depth: 1, cut: false, hit: false
+        depth: root.depth + 1, cut: false, hit: false
       };
       for (var f = 0; f < frontier.length; f++) { frontier[f].dp = g; this.touched.push(frontier[f]); }
       for (var q = 0; q < members.length; q++) { members[q].inGroup = g; this.touched.push(members[q]); }

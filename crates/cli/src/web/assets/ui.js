@@ -382,6 +382,8 @@
       noSearch: true,
       matchedEl: matchedEl,
       state: { fz: p.get('fz') || '', fold: p.get('fold') || '' },
+      // tagroot's label frames: the runtime frames to fold are below them.
+      labelRows: (p.get('tagroot') || '').split(',').filter(function (k) { return k; }).length,
       onFold: function (on) {
         history.replaceState(history.state, '', urlWith(location.pathname, { fold: on ? '' : '0' }, []));
       },
