@@ -416,3 +416,100 @@ fn what_a_person_sees_in_headless_chromium() {
         assert!(contrast(fg, bg) >= 4.5, "line number {fg} on {bg}: contrast {}", contrast(fg, bg));
     }
 }
+
+/// A CPU profile of the given stacks (root first), one sample of `ms` each.
+fn stacks_profile(stacks: &[(&[&str], i64)]) -> PathBuf {
+    let mut b = rustprof_profile::ProfileBuilder::new(&[("samples", "count"), ("cpu", "nanoseconds")]);
+    for (frames, ms) in stacks {
+        let locs: Vec<_> = frames
+            .iter()
+            .rev()
+            .map(|name| {
+                let f = b.add_function(name, name, "", 0);
+                b.add_location(None, 0, &[rustprof_profile::Line { function: f, line: 0, column: 0 }], false)
+            })
+            .collect();
+        b.add_sample(&locs, &[*ms, ms * 1_000_000], &[]);
+    }
+    let path = temp_dir("web-views-stacks").join("stacks.pb.gz");
+    std::fs::write(&path, rustprof_profile::encode(&b.build())).unwrap();
+    path
+}
+
+/// What is folded in the flame graph file of some real-shaped stacks: a Rust
+/// program's main thread (v0 names), a C program, a rustprof benchmark.
+#[test]
+fn main_threads_c_programs_and_benchmarks_fold_in_chromium() {
+    if !webdriver::available() {
+        return;
+    }
+    const RUST_MAIN: &[&str] = &[
+        "_start",
+        "__libc_start_main_impl",
+        "__libc_start_call_main",
+        "main",
+        "std::rt::lang_start::<()>",
+        "std::rt::lang_start_internal",
+        "std::panic::catch_unwind::<std::rt::lang_start_internal::{closure#0}, isize>",
+        "std::panicking::catch_unwind::<isize, std::rt::lang_start_internal::{closure#0}>",
+        "std::panicking::catch_unwind::do_call::<std::rt::lang_start_internal::{closure#0}, isize>",
+        "std::rt::lang_start_internal::{closure#0}",
+        "core::ops::function::impls::<impl core::ops::function::FnOnce<A> for &F>::call_once",
+        "std::rt::lang_start::<()>::{closure#0}",
+        "std::sys::backtrace::__rust_begin_short_backtrace::<fn(), ()>",
+        "core::ops::function::FnOnce::call_once",
+        "myapp::main",
+        "myapp::work",
+    ];
+    const C_MAIN: &[&str] = &["_start", "__libc_start_main", "main", "compute"];
+    const BENCH: &[&str] = &[
+        "_start",
+        "__libc_start_call_main",
+        "main",
+        "std::rt::lang_start::<()>",
+        "std::rt::lang_start_internal",
+        "std::rt::lang_start::<()>::{closure#0}",
+        "std::sys::backtrace::__rust_begin_short_backtrace::<fn(), ()>",
+        "core::ops::function::FnOnce::call_once",
+        "hash_bench::main",
+        "rustprof::bench::main",
+        "rustprof::bench::run",
+        "rustprof::bench::Harness::run_all",
+        "rustprof::bench::B::run1",
+        "rustprof::bench::B::run_n",
+        "hash_bench::bench_hash",
+        "rustprof::bench::B::iter::<u64, hash_bench::bench_hash::{closure#0}>",
+        "hash_bench::hash",
+    ];
+    let b = Browser::start(1400, 900);
+    let timeout = Duration::from_secs(30);
+    for (stack, folded, first_user) in
+        [(RUST_MAIN, 14, "myapp::main"), (C_MAIN, 2, "main"), (BENCH, 14, "hash_bench::bench_hash")]
+    {
+        let prof = stacks_profile(&[(stack, 10)]);
+        let file = prof.with_file_name("flame.html");
+        let (ok, _, err) =
+            rustprof(&["-flame", &format!("-output={}", file.display()), prof.to_str().unwrap()]);
+        assert!(ok, "{err}");
+        b.goto(&format!("file://{}", file.display()));
+        b.wait_for("return !!(window.rustprofFlame && rustprofFlame.current)", "the flame file", timeout);
+        let folds = b.exec("return rustprofFlame.current.folds()", "[]");
+        let folds = folds.as_array().unwrap();
+        assert_eq!(folds.len(), 1, "{first_user}: {folds:?}");
+        let members: Vec<&str> = folds[0]
+            .get("members")
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m.as_str().unwrap())
+            .collect();
+        // (The analyzer cuts generic arguments out of these names.)
+        assert_eq!(members.len(), folded, "{first_user}: {members:?}");
+        assert_eq!(members[0], "_start");
+        let user =
+            b.exec("return rustprofFlame.current.framesNamed(arguments[0])", &args_json(&[first_user]));
+        assert_eq!(field(&user.as_array().unwrap()[0], "depth"), 2.0, "{first_user}");
+        let _ = std::fs::remove_dir_all(prof.parent().unwrap());
+    }
+}

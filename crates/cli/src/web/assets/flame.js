@@ -55,8 +55,9 @@
   }
 
   // Frame names that are runtime plumbing (README: "Folded frames"). A Rust
-  // path may carry generic arguments and closure or shim suffixes.
-  var RUST_SUFFIX = '(?:::(?:\\{\\{closure\\}\\}|\\{closure#\\d+\\}|\\{shim:vtable#\\d+\\}|<.*>)|\\{\\{vtable\\.shim\\}\\})*';
+  // path may carry generic arguments and closure or shim suffixes (or the
+  // `::` left where generic arguments were cut out of the name).
+  var RUST_SUFFIX = '(?:::(?:\\{\\{closure\\}\\}|\\{closure#\\d+\\}|\\{shim:vtable#\\d+\\}|<.*>|)|\\{\\{vtable\\.shim\\}\\})*';
   var PLUMBING = new RegExp('^(?:' + [
     // The C runtime and thread start (glibc, musl, macOS).
     '_start', 'start', '__libc_start_main', '__libc_start_main_impl', '__libc_start_call_main',
@@ -71,7 +72,7 @@
     '__rust_try', 'std::sys::.*::thread_start', '<std::sys::[^ ]*>::new::thread_start',
     'std::thread::Builder::spawn_unchecked_', 'std::thread::lifecycle::spawn_unchecked',
     // Calls through closures and boxed closures.
-    'core::ops::function::FnOnce::call_once', 'core::ops::function::impls::<impl .*>::call_once',
+    'core::ops::function::FnOnce::call_once', 'core::ops::function::impls::(?:<impl .*>)?::call_once',
     '<.* as core::ops::function::FnOnce<.*>>::call_once',
     // Test and benchmark harnesses.
     'test::.*', 'rustprof::bench::(?:main|run|Harness::.*|B::(?:run1|run_n|run_sub|process|launch|run))'
