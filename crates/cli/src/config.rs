@@ -237,14 +237,14 @@ pub const FIELDS: &[Field] = &[
     Field {
         name: "tagroot",
         kind: Kind::Str,
-        urlparam: "",
+        urlparam: "tagroot",
         saved: true,
         help: "Adds pseudo stack frames for labels key/value pairs at the callstack root.\nA comma-separated list of label keys.\nThe first key creates frames at the new root.\n",
     },
     Field {
         name: "tagleaf",
         kind: Kind::Str,
-        urlparam: "",
+        urlparam: "tagleaf",
         saved: true,
         help: "Adds pseudo stack frames for labels key/value pairs at the callstack leaf.\nA comma-separated list of label keys.\nThe last key creates frames at the new leaf.\n",
     },
