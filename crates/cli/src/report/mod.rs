@@ -17,6 +17,7 @@ use crate::measurement;
 pub mod callgrind;
 pub mod dot;
 pub mod flame;
+pub mod folded;
 pub mod proto;
 pub mod raw;
 pub mod source;
@@ -69,6 +70,9 @@ pub struct Options {
     pub source_path: String,
     /// Prefixes to trim from source paths.
     pub trim_path: String,
+    /// `-list_recursion=once`: `list` counts each sample once per routine and
+    /// per line (pprof sums a routine's lines, see [`source`]).
+    pub list_recursion_once: bool,
 }
 
 /// A profile ready for a report, with its total and options.
@@ -564,6 +568,7 @@ pub fn generate(rpt: &mut Report) -> Result<Vec<u8>, String> {
         }
         Format::WebList => source::print_web_source(&mut out, rpt)?,
         Format::Flame => return Ok(flame::print_flame(rpt)),
+        Format::Folded => folded::print_folded(&mut out, rpt),
     }
     Ok(out.into_bytes())
 }
