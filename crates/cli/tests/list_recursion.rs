@@ -188,3 +188,40 @@ fn shell_and_web_source_view() {
     assert!(r.text().contains("list_recursion"), "{}", r.text());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn source_view_toggle_in_headless_chromium() {
+    if !common::webdriver::available() {
+        return;
+    }
+    let dir = temp_dir("list-recursion-browser");
+    let prof = recursive_profile(&dir);
+    let src = format!("-source_path={}", dir.display());
+    let server = Server::start(&[&src, prof.to_str().unwrap()]);
+    let b = common::webdriver::Browser::start(1280, 900);
+    let sum =
+        "return document.querySelector('.rp-routine[data-name=\"rec::fib\"] .rp-routine-sum').textContent";
+    b.goto(&format!("{}/ui/source?f=rec::fib", server.url));
+    assert_eq!(b.exec_str(sum), "90ms 180ms (flat, cum) 180.00% of Total");
+    // Clicking the toggle sets the URL parameter and shows the counts once.
+    b.click(&b.find("#rp-recursion-once"));
+    b.wait_for(
+        "return location.search.includes('recursion=once')",
+        "the toggle's URL",
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(b.exec_str(sum), "90ms 90ms (flat, cum) 90.00% of Total");
+    assert_eq!(
+        b.exec_str("return document.querySelector('.rp-recursion .rp-current').id"),
+        "rp-recursion-once"
+    );
+    // And back.
+    b.click(&b.find("#rp-recursion-pprof"));
+    b.wait_for(
+        "return !location.search.includes('recursion')",
+        "the default's URL",
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(b.exec_str(sum), "90ms 180ms (flat, cum) 180.00% of Total");
+    let _ = std::fs::remove_dir_all(&dir);
+}
