@@ -420,7 +420,7 @@ impl WebUi {
         let (mut rpt, errors) = self.make_report(&["list", f], &cfg)?;
         let legend = rpt.profile_labels();
         let listing = source::listing(&mut rpt, MAX_ENTRIES).map_err(bad)?;
-        let body = render_listing(&rpt, &listing);
+        let body = recursion_toggle(req, rpt.opts.list_recursion_once) + &render_listing(&rpt, &listing);
         Ok(self.page(req, "source", &cfg, &legend, &errors, "{\"view\":\"source\"}", &body))
     }
 
@@ -430,6 +430,34 @@ impl WebUi {
             .with_header("Content-Disposition", "attachment;filename=profile.pb.gz")
             .with_header("Cache-Control", "no-store")
     }
+}
+
+/// The Source view's choice of how recursion counts (`-list_recursion`): two
+/// links that set the `recursion` URL parameter, the current one marked.
+fn recursion_toggle(req: &Request, once: bool) -> String {
+    let pprof = page::query_with(req, &["recursion"], &[]);
+    let single = page::query_with(req, &[], &[("recursion", "once")]);
+    let choice = |href: &str, current: bool, id: &str, label: &str, help: &str| {
+        let cur = if current { " class=\"rp-current\" aria-current=\"true\"" } else { "" };
+        format!("<a href=\"./source{}\" id=\"{id}\" title=\"{help}\"{cur}>{label}</a>", html_escape(href))
+    };
+    format!(
+        "<p class=\"rp-note rp-recursion\">Recursion: {} | {}</p>\n",
+        choice(
+            &pprof,
+            !once,
+            "rp-recursion-pprof",
+            "as pprof",
+            "A routine's cum is the sum of its lines' (go tool pprof's numbers; recursion can exceed 100%)"
+        ),
+        choice(
+            &single,
+            once,
+            "rp-recursion-once",
+            "each sample once",
+            "Each sample counts once per routine and per line (-list_recursion=once)"
+        )
+    )
 }
 
 /// The Source view: each routine as a table of lines, hot lines shaded.
