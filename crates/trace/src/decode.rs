@@ -12,6 +12,11 @@ struct Sequence {
     categories: HashMap<u64, String>,
     annotation_names: HashMap<u64, String>,
     clock_id: Option<u32>,
+    /// `TrackEventDefaults.track_uuid`.
+    default_track: Option<u64>,
+    /// Incremental clocks of the sequence: id → (current value, the trace
+    /// clock it maps to, that clock's reading minus this one's at the snapshot).
+    incremental: HashMap<u32, (u64, u32, i128)>,
 }
 
 /// Reads a Perfetto trace (the bytes of a `Trace` message, uncompressed).
@@ -60,6 +65,7 @@ fn packet(
     let mut track = None;
     let mut snapshot = None;
     let mut defaults_clock = None;
+    let mut defaults_track = None;
     let mut r = Reader::new(body, base);
     while let Some((num, v, start)) = r.next_field()? {
         match num {
@@ -76,6 +82,13 @@ fn packet(
                 while let Some((n, v, s)) = d.next_field()? {
                     if n == f::DEFAULTS_CLOCK_ID {
                         defaults_clock = Some(v.uint(s, "TracePacketDefaults.timestamp_clock_id")? as u32);
+                    } else if n == f::DEFAULTS_TRACK_EVENT {
+                        let mut t = Reader::new(v.bytes(s, "TracePacketDefaults.track_event_defaults")?, s);
+                        while let Some((n, v, s)) = t.next_field()? {
+                            if n == f::TED_TRACK_UUID {
+                                defaults_track = Some(v.uint(s, "TrackEventDefaults.track_uuid")?);
+                            }
+                        }
                     }
                 }
             }
@@ -84,39 +97,69 @@ fn packet(
     }
     let seq = seqs.entry(seq_id).or_default();
     if flags & f::SEQ_INCREMENTAL_STATE_CLEARED != 0 {
-        *seq = Sequence::default();
+        // Interned data and defaults go; clocks are not incremental state.
+        let incremental = std::mem::take(&mut seq.incremental);
+        *seq = Sequence { incremental, ..Sequence::default() };
     }
     if defaults_clock.is_some() {
         seq.clock_id = defaults_clock;
+    }
+    if defaults_track.is_some() {
+        seq.default_track = defaults_track;
     }
     for (bytes, start) in interned {
         interned_data(bytes, start, seq)?;
     }
     if let Some((bytes, start)) = snapshot {
         let mut r = Reader::new(bytes, start);
+        let mut clocks = Vec::new();
         while let Some((n, v, s)) = r.next_field()? {
             if n == f::SNAPSHOT_CLOCKS {
                 let mut c = Reader::new(v.bytes(s, "ClockSnapshot.clocks")?, s);
-                let (mut id, mut t) = (0u32, 0u64);
+                let (mut id, mut t, mut inc) = (0u32, 0u64, false);
                 while let Some((n, v, s)) = c.next_field()? {
                     match n {
                         f::CLOCK_ID => id = v.uint(s, "Clock.clock_id")? as u32,
                         f::CLOCK_TS => t = v.uint(s, "Clock.timestamp")?,
+                        f::CLOCK_INCREMENTAL => inc = v.uint(s, "Clock.is_incremental")? != 0,
                         _ => {}
                     }
                 }
-                trace.clock_snapshot.push((id, t));
+                clocks.push((id, t, inc));
             }
+        }
+        if clocks.iter().any(|c| c.2) {
+            // A sequence's own incremental clock, related to the first clock
+            // of the snapshot that is not incremental.
+            if let Some(&(base, bt, _)) = clocks.iter().find(|c| !c.2) {
+                for &(id, t, _) in clocks.iter().filter(|c| c.2) {
+                    seq.incremental.insert(id, (t, base, i128::from(bt) - i128::from(t)));
+                }
+            }
+        } else {
+            trace.clock_snapshot.extend(clocks.iter().map(|&(id, t, _)| (id, t)));
         }
     }
     if let Some((bytes, start)) = track {
         trace.tracks.push(track_descriptor(bytes, start)?);
     }
     if let Some((bytes, start)) = event {
+        let mut ts = ts.unwrap_or(0);
         if let Some(c) = clock_id.or(seq.clock_id) {
-            trace.clock_id = c;
+            match seq.incremental.get_mut(&c) {
+                Some((value, base, offset)) => {
+                    *value = value.wrapping_add(ts);
+                    ts = (i128::from(*value) + *offset).clamp(0, i128::from(u64::MAX)) as u64;
+                    trace.clock_id = *base;
+                }
+                None => trace.clock_id = c,
+            }
         }
-        trace.events.push(track_event(bytes, start, ts.unwrap_or(0), seq)?);
+        let mut e = track_event(bytes, start, ts, seq)?;
+        if !e.has_track {
+            e.event.track = seq.default_track.unwrap_or(0);
+        }
+        trace.events.push(e.event);
     }
     Ok(())
 }
@@ -204,8 +247,14 @@ fn lookup(table: &HashMap<u64, String>, iid: u64, what: &str, at: usize) -> Resu
         .ok_or_else(|| DecodeError::new(at, format!("{what} {iid} was not interned on this sequence")))
 }
 
-fn track_event(bytes: &[u8], base: usize, ts: u64, seq: &Sequence) -> Result<Event, DecodeError> {
+struct Decoded {
+    event: Event,
+    has_track: bool,
+}
+
+fn track_event(bytes: &[u8], base: usize, ts: u64, seq: &Sequence) -> Result<Decoded, DecodeError> {
     let mut e = Event::instant(ts, 0, "", "");
+    let mut has_track = false;
     let mut r = Reader::new(bytes, base);
     let mut counter = 0i64;
     while let Some((n, v, s)) = r.next_field()? {
@@ -218,7 +267,10 @@ fn track_event(bytes: &[u8], base: usize, ts: u64, seq: &Sequence) -> Result<Eve
                     _ => EventKind::Instant,
                 }
             }
-            f::TE_TRACK_UUID => e.track = v.uint(s, "TrackEvent.track_uuid")?,
+            f::TE_TRACK_UUID => {
+                e.track = v.uint(s, "TrackEvent.track_uuid")?;
+                has_track = true;
+            }
             f::TE_CATEGORY_IIDS => {
                 e.category =
                     lookup(&seq.categories, v.uint(s, "TrackEvent.category_iids")?, "category iid", s)?
@@ -242,7 +294,7 @@ fn track_event(bytes: &[u8], base: usize, ts: u64, seq: &Sequence) -> Result<Eve
     if let EventKind::Counter(_) = e.kind {
         e.kind = EventKind::Counter(counter);
     }
-    Ok(e)
+    Ok(Decoded { event: e, has_track })
 }
 
 fn annotation(bytes: &[u8], base: usize, seq: &Sequence) -> Result<Arg, DecodeError> {
