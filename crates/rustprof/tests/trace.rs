@@ -56,25 +56,31 @@ fn thread_track(t: &Trace, name: &str) -> u64 {
 #[test]
 fn lock_holder_region_overlaps_waiter_blocked_interval() {
     let out = Shared::default();
-    trace::start(out.clone()).unwrap();
+    start_when_free(out.clone());
     assert!(matches!(trace::start(Shared::default()), Err(trace::TraceError::AlreadyRunning)));
 
     let lock = Arc::new(rustprof::sync::Mutex::new(0u64));
     let (l1, l2) = (lock.clone(), lock.clone());
+    // The holder keeps the lock for 80 ms after the waiter is about to take it.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let (wanting_tx, wanting_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::Builder::new()
         .name("holder".into())
         .spawn(move || {
             let task = trace::task("job");
             let _r = task.region("hold");
             let mut g = l1.lock().unwrap();
+            locked_tx.send(()).unwrap();
+            wanting_rx.recv().unwrap();
             std::thread::sleep(Duration::from_millis(80));
             *g += 1;
         })
         .unwrap();
-    std::thread::sleep(Duration::from_millis(20));
     let waiter = std::thread::Builder::new()
         .name("waiter".into())
         .spawn(move || {
+            locked_rx.recv().unwrap();
+            wanting_tx.send(()).unwrap();
             trace::log("app", "before lock");
             let _r = trace::region("want");
             *l2.lock().unwrap() += 1;
@@ -83,7 +89,6 @@ fn lock_holder_region_overlaps_waiter_blocked_interval() {
     holder.join().unwrap();
     waiter.join().unwrap();
     trace::stop().unwrap();
-    assert!(matches!(trace::stop(), Err(trace::TraceError::NotRunning)));
 
     let bytes = out.0.lock().unwrap().clone();
     let t = rustprof_trace::decode(&bytes).unwrap();
@@ -153,4 +158,174 @@ fn writer_error_stops_the_trace_and_stop_returns_it() {
     assert!(!trace::is_enabled(), "a write error stops the trace");
     let e = trace::stop().unwrap_err();
     assert!(e.to_string().contains("disk full"), "{e}");
+}
+
+/// Starts a trace, waiting for another test's trace to end (one at a time).
+fn start_when_free(out: Shared) {
+    let mut tries = 0;
+    while trace::start(out.clone()).is_err() {
+        tries += 1;
+        assert!(tries < 400, "the trace stayed busy");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// The CPU-state track of the thread with track `thread`.
+fn sched_track(t: &Trace, thread: u64) -> Option<u64> {
+    t.tracks
+        .iter()
+        .find(|tr| tr.parent == Some(thread) && tr.name == rustprof_trace::vocab::SCHED_TRACK)
+        .map(|tr| tr.uuid)
+}
+
+/// (begin, end, name, reason) of the CPU-state slices of a track.
+fn sched_slices(t: &Trace, track: u64) -> Vec<(u64, u64, String, Option<String>)> {
+    use rustprof_trace::vocab;
+    let mut out = Vec::new();
+    let mut open: Option<(u64, String, Option<String>)> = None;
+    for e in t.events.iter().filter(|e| e.track == track) {
+        match e.kind {
+            EventKind::SliceBegin => {
+                assert_eq!(e.category, vocab::SCHED);
+                assert!(open.is_none(), "CPU-state slices do not nest: {e:?}");
+                let reason = e.args.iter().find(|a| a.name == vocab::ARG_REASON).map(|a| match &a.value {
+                    rustprof_trace::ArgValue::Str(s) => s.clone(),
+                    v => panic!("{v:?}"),
+                });
+                open = Some((e.ts, e.name.clone(), reason));
+            }
+            EventKind::SliceEnd => {
+                let (b, n, r) = open.take().expect("end without begin");
+                assert!(e.ts >= b);
+                out.push((b, e.ts, n, r));
+            }
+            _ => {}
+        }
+    }
+    assert!(open.is_none());
+    // One after the other.
+    for w in out.windows(2) {
+        assert!(w[0].1 <= w[1].0, "{w:?}");
+    }
+    out
+}
+
+fn perf_allowed() -> bool {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()
+        .and_then(|s| s.trim().parse::<i32>().ok())
+        .is_some_and(|p| p <= 2)
+}
+
+#[test]
+fn a_sleeping_thread_is_blocked_and_a_lock_waiter_blocks_on_the_lock() {
+    use rustprof_trace::vocab;
+    if !perf_allowed() {
+        assert!(std::env::var_os("CI").is_none(), "CI needs perf_event_paranoid <= 2");
+        eprintln!("skipping: perf events denied (perf_event_paranoid > 2)");
+        return;
+    }
+    let out = Shared::default();
+    start_when_free(out.clone());
+    let lock = Arc::new(rustprof::sync::Mutex::new(0u64));
+    let (l1, l2) = (lock.clone(), lock.clone());
+    // Each thread waits long enough for the collector (every 100 ms) to find
+    // it before the part under test.
+    let sleeper = std::thread::Builder::new()
+        .name("sleeper".into())
+        .spawn(|| {
+            std::thread::sleep(Duration::from_millis(300));
+            let _r = trace::region("nap");
+            std::thread::sleep(Duration::from_millis(50));
+        })
+        .unwrap();
+    let holder = std::thread::Builder::new()
+        .name("sw-holder".into())
+        .spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let _r = trace::region("hold");
+            let g = l1.lock().unwrap();
+            let t0 = std::time::Instant::now();
+            // Busy, on CPU, while holding the lock.
+            while t0.elapsed() < Duration::from_millis(60) {
+                std::hint::black_box(&g);
+            }
+        })
+        .unwrap();
+    let waiter = std::thread::Builder::new()
+        .name("sw-waiter".into())
+        .spawn(move || {
+            std::thread::sleep(Duration::from_millis(320));
+            *l2.lock().unwrap() += 1;
+        })
+        .unwrap();
+    sleeper.join().unwrap();
+    holder.join().unwrap();
+    waiter.join().unwrap();
+    trace::stop().unwrap();
+
+    let bytes = out.0.lock().unwrap().clone();
+    let t = rustprof_trace::decode(&bytes).unwrap();
+    assert_eq!(t.dropped_events(), 0);
+    assert!(
+        !t.events.iter().any(|e| e.name.starts_with("context switches not recorded")),
+        "perf allowed, yet: {:?}",
+        t.events.iter().find(|e| e.name.starts_with("context switches"))
+    );
+
+    // The sleeper: one blocked interval of about 50 ms inside its region.
+    let th = thread_track(&t, "sleeper");
+    let nap = slices(&t, th).into_iter().find(|s| s.2 == "nap").expect("nap region");
+    let s = sched_slices(&t, sched_track(&t, th).expect("sleeper's CPU-state track"));
+    let blocked: Vec<_> =
+        s.iter().filter(|x| x.2 == vocab::BLOCKED && x.0 >= nap.0 && x.1 <= nap.1).collect();
+    assert_eq!(blocked.len(), 1, "{s:?} in {nap:?}");
+    let d = blocked[0].1 - blocked[0].0;
+    assert!(d >= 49_000_000 && d <= nap.1 - nap.0, "{d} ns blocked, region {} ns", nap.1 - nap.0);
+    assert!(s.iter().any(|x| x.2 == vocab::RUNNING), "{s:?}");
+
+    // The waiter blocks, for the lock, while the holder runs inside its region.
+    let hold = slices(&t, thread_track(&t, "sw-holder")).into_iter().find(|s| s.2 == "hold").unwrap();
+    let wt = thread_track(&t, "sw-waiter");
+    let wait = slices(&t, wt).into_iter().find(|s| s.2 == vocab::LOCK_WAIT).expect("lock wait");
+    let ws = sched_slices(&t, sched_track(&t, wt).unwrap());
+    let on_lock: Vec<_> = ws.iter().filter(|x| x.3.as_deref() == Some("lock")).collect();
+    assert!(!on_lock.is_empty(), "no blocked interval with reason lock: {ws:?}");
+    for x in &on_lock {
+        assert_eq!(x.2, vocab::BLOCKED);
+        assert!(x.0 >= wait.0 && x.0 <= wait.1, "{x:?} outside the wait {wait:?}");
+    }
+    let longest = on_lock.iter().max_by_key(|x| x.1 - x.0).unwrap();
+    assert!(longest.0 < hold.1 && longest.1 > hold.0, "{longest:?} vs the holder's {hold:?}");
+    assert!(longest.1 - longest.0 > 20_000_000, "{longest:?}");
+    // The holder ran while it held the lock.
+    let hs = sched_slices(&t, sched_track(&t, thread_track(&t, "sw-holder")).unwrap());
+    // The holder spun (on CPU or preempted, never blocked) while it held the lock.
+    let within = |x: &&(u64, u64, String, Option<String>)| x.1.min(hold.1).saturating_sub(x.0.max(hold.0));
+    let ran: u64 = hs.iter().filter(|x| x.2 == vocab::RUNNING).map(|x| within(&x)).sum();
+    let ready: u64 = hs.iter().filter(|x| x.2 == vocab::RUNNABLE).map(|x| within(&x)).sum();
+    assert!(ran > 0 && ran + ready >= 55_000_000, "{ran} + {ready} ns in the hold region: {hs:?}");
+
+    // Perfetto's schema: the same events, every slice closed, in time order per track.
+    if let Some(py) = common::perfetto_python() {
+        let path = std::env::temp_dir().join(format!("rustprof-trace-sw-{}.pftrace", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let d = common::perfetto_dump(&py, &path);
+        let theirs: Vec<(u64, u64, String)> = d["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (e["ts"].as_u64().unwrap(), e["track"].as_u64().unwrap(), e["name"].as_str().unwrap().into())
+            })
+            .collect();
+        let mut ours: Vec<(u64, u64, String)> =
+            t.events.iter().map(|e| (e.ts, e.track, e.name.clone())).collect();
+        let mut theirs = theirs;
+        theirs.sort();
+        ours.sort();
+        assert_eq!(theirs, ours);
+        assert_eq!(d["open_slices"], serde_json::json!({}));
+        let _ = std::fs::remove_file(path);
+    }
 }

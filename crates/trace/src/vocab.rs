@@ -5,9 +5,10 @@
 //!
 //! | What | Track | Event | Category | Name | Arguments |
 //! |---|---|---|---|---|---|
-//! | thread on CPU | thread | slice | [`SCHED`] | [`RUNNING`] | |
-//! | thread preempted, ready to run | thread | slice | [`SCHED`] | [`RUNNABLE`] | [`ARG_STACK`] |
-//! | thread blocked (gave up the CPU) | thread | slice | [`SCHED`] | [`BLOCKED`] | [`ARG_REASON`], [`ARG_STACK`] |
+//! | thread on CPU | thread's CPU state ([`SCHED_TRACK`]) | slice | [`SCHED`] | [`RUNNING`] | |
+//! | thread preempted, ready to run | thread's CPU state | slice | [`SCHED`] | [`RUNNABLE`] | [`ARG_STACK`] |
+//! | thread blocked (gave up the CPU) | thread's CPU state | slice | [`SCHED`] | [`BLOCKED`] | [`ARG_REASON`], [`ARG_STACK`] |
+//! | context switches not recorded (perf denied) | process | instant | [`SCHED`] | why | [`ARG_REASON`] |
 //! | wait on a `rustprof::sync` lock | thread | slice | [`SYNC`] | [`LOCK_WAIT`] / [`CONDVAR_WAIT`] | [`ARG_LOCK`], [`ARG_STACK`] |
 //! | user region | thread | slice | [`REGION`] | user's | [`ARG_TASK`] when in a task |
 //! | user task | async | slice | [`TASK`] | user's | [`ARG_TASK`] |
@@ -31,6 +32,12 @@ pub const RUNNING: &str = "running";
 pub const RUNNABLE: &str = "runnable";
 /// Off the CPU by its own doing (a blocking syscall, a futex, a sleep).
 pub const BLOCKED: &str = "blocked";
+
+/// Name of a thread's CPU-state track: an async track whose parent is the
+/// thread's track, holding only [`SCHED`] slices, one after the other (they
+/// cannot share the thread's track, where regions and waits nest: a region
+/// spans many switches).
+pub const SCHED_TRACK: &str = "cpu state";
 
 /// Category of waits in `rustprof::sync`.
 pub const SYNC: &str = "sync";

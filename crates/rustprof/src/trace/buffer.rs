@@ -91,7 +91,7 @@ pub(super) fn push(ev: Raw) {
     });
 }
 
-fn thread_uuid(tid: i32) -> u64 {
+pub(super) fn thread_uuid(tid: i32) -> u64 {
     0x1_0000_0000 | tid as u32 as u64
 }
 
@@ -99,16 +99,20 @@ fn task_uuid(id: u64) -> u64 {
     0x2_0000_0000_0000 | id
 }
 
-const PROCESS_UUID: u64 = 1;
+pub(super) const PROCESS_UUID: u64 = 1;
 
 struct Collector {
     enc: Encoder,
     known_threads: hashbrown::HashSet<i32>,
     pid: i32,
+    switches: super::switch::Switches,
 }
 
 impl Collector {
     fn drain(&mut self) {
+        // Context-switch rings first: the waits their records follow are
+        // then in the buffers drained below.
+        self.switches.poll();
         let bufs: Vec<Arc<ThreadBuf>> = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).clone();
         for b in &bufs {
             let events = {
@@ -128,6 +132,11 @@ impl Collector {
                 });
             }
             for r in &events {
+                match r.kind {
+                    RawKind::Begin => self.switches.note_begin(b.tid, r.ts, &r.category, &r.name),
+                    RawKind::End => self.switches.note_end(b.tid, r.ts),
+                    _ => {}
+                }
                 self.event(track, r);
             }
             let dropped = b.dropped.swap(0, Ordering::Relaxed);
@@ -139,6 +148,7 @@ impl Collector {
                 );
             }
         }
+        self.switches.emit(&mut self.enc, &mut self.known_threads, self.pid, super::now());
         // Exited threads whose events are all written leave the registry.
         let mut reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
         reg.retain(|b| {
@@ -189,6 +199,7 @@ pub(super) fn collect<W: Write>(
         enc: Encoder::new(1, rustprof_trace::clock::MONOTONIC),
         known_threads: hashbrown::HashSet::new(),
         pid,
+        switches: super::switch::Switches::new(),
     };
     c.enc.clock_snapshot(&clocks);
     c.enc.track(&Track {
@@ -200,12 +211,16 @@ pub(super) fn collect<W: Write>(
     loop {
         let last = stop.load(Ordering::Acquire);
         c.drain();
-        if !c.enc.is_empty() {
-            let bytes = c.enc.take();
-            if let Err(e) = w.write_all(&bytes) {
-                super::ACTIVE.store(false, Ordering::Release);
-                return Err(e);
-            }
+        if last {
+            c.switches.finish(super::now());
+        }
+        let mut bytes = c.enc.take();
+        c.switches.take(&mut bytes);
+        if !bytes.is_empty()
+            && let Err(e) = w.write_all(&bytes)
+        {
+            super::ACTIVE.store(false, Ordering::Release);
+            return Err(e);
         }
         if last {
             return w.flush();

@@ -33,6 +33,8 @@
 //! ```
 
 mod buffer;
+mod perf;
+mod switch;
 
 use std::borrow::Cow;
 use std::io::Write;
