@@ -128,10 +128,10 @@ fn lock_holder_region_overlaps_waiter_blocked_interval() {
         let _ = std::fs::remove_file(path);
     }
 
-    // Annotations with no trace running record nothing and cost nothing visible.
+    // Annotations after the trace are not in it.
     let _r = trace::region("idle");
     trace::log("x", "y");
-    assert!(!trace::is_enabled());
+    assert!(!out.0.lock().unwrap().windows(4).any(|w| w == b"idle"));
 }
 
 struct Failing;
@@ -239,14 +239,18 @@ fn a_sleeping_thread_is_blocked_and_a_lock_waiter_blocks_on_the_lock() {
             std::thread::sleep(Duration::from_millis(50));
         })
         .unwrap();
+    // The holder spins 60 ms with the lock once the waiter is about to take it.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel::<()>();
+    let (wanting_tx, wanting_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::Builder::new()
         .name("sw-holder".into())
         .spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
             let _r = trace::region("hold");
             let g = l1.lock().unwrap();
+            locked_tx.send(()).unwrap();
+            wanting_rx.recv().unwrap();
             let t0 = std::time::Instant::now();
-            // Busy, on CPU, while holding the lock.
             while t0.elapsed() < Duration::from_millis(60) {
                 std::hint::black_box(&g);
             }
@@ -255,7 +259,9 @@ fn a_sleeping_thread_is_blocked_and_a_lock_waiter_blocks_on_the_lock() {
     let waiter = std::thread::Builder::new()
         .name("sw-waiter".into())
         .spawn(move || {
-            std::thread::sleep(Duration::from_millis(320));
+            std::thread::sleep(Duration::from_millis(300));
+            locked_rx.recv().unwrap();
+            wanting_tx.send(()).unwrap();
             *l2.lock().unwrap() += 1;
         })
         .unwrap();
@@ -304,7 +310,7 @@ fn a_sleeping_thread_is_blocked_and_a_lock_waiter_blocks_on_the_lock() {
     let within = |x: &&(u64, u64, String, Option<String>)| x.1.min(hold.1).saturating_sub(x.0.max(hold.0));
     let ran: u64 = hs.iter().filter(|x| x.2 == vocab::RUNNING).map(|x| within(&x)).sum();
     let ready: u64 = hs.iter().filter(|x| x.2 == vocab::RUNNABLE).map(|x| within(&x)).sum();
-    assert!(ran > 0 && ran + ready >= 55_000_000, "{ran} + {ready} ns in the hold region: {hs:?}");
+    assert!(ran > 0 && ran + ready >= 60_000_000, "{ran} + {ready} ns in the hold region: {hs:?}");
 
     // Perfetto's schema: the same events, every slice closed, in time order per track.
     if let Some(py) = common::perfetto_python() {

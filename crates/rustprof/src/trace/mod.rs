@@ -114,10 +114,19 @@ pub fn start<W: Write + Send + 'static>(w: W) -> Result<(), TraceError> {
         (rustprof_trace::clock::BOOTTIME, clock_ns(libc::CLOCK_BOOTTIME)),
         (rustprof_trace::clock::REALTIME, clock_ns(libc::CLOCK_REALTIME)),
     ];
-    let collector = std::thread::Builder::new()
-        .name("rustprof-trace".into())
-        .spawn(move || buffer::collect(w, stop2, clocks))?;
+    // Enabled before the collector runs: a write error it meets at once
+    // must be able to disable the trace for good.
     ACTIVE.store(true, Ordering::Release);
+    let collector = match std::thread::Builder::new()
+        .name("rustprof-trace".into())
+        .spawn(move || buffer::collect(w, stop2, clocks))
+    {
+        Ok(c) => c,
+        Err(e) => {
+            ACTIVE.store(false, Ordering::Release);
+            return Err(e.into());
+        }
+    };
     *r = Some(Running { stop, collector });
     Ok(())
 }
