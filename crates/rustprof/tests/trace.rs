@@ -335,3 +335,36 @@ fn a_sleeping_thread_is_blocked_and_a_lock_waiter_blocks_on_the_lock() {
         let _ = std::fs::remove_file(path);
     }
 }
+
+/// Without perf events (here turned off, as a denied `perf_event_open`
+/// is handled the same way) the trace says why once and holds everything
+/// else. Runs itself as a child process, for the environment variable.
+#[test]
+fn without_perf_events_the_trace_says_so_and_still_works() {
+    use rustprof_trace::vocab;
+    if let Some(path) = std::env::var_os("RUSTPROF_TRACE_TEST_CHILD") {
+        trace::start(std::fs::File::create(path).unwrap()).unwrap();
+        trace::with_region("work", || std::thread::sleep(Duration::from_millis(150)));
+        trace::stop().unwrap();
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("rustprof-trace-noperf-{}.pftrace", std::process::id()));
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "without_perf_events_the_trace_says_so_and_still_works", "--test-threads=1"])
+        .env("RUSTPROF_TRACE_TEST_CHILD", &path)
+        .env("RUSTPROF_TRACE_SWITCHES", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let t = rustprof_trace::decode(&bytes).unwrap();
+    let notes: Vec<_> =
+        t.events.iter().filter(|e| e.category == vocab::SCHED && e.kind == EventKind::Instant).collect();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].name.starts_with("context switches not recorded"), "{:?}", notes[0]);
+    assert!(matches!(t.track(notes[0].track).unwrap().kind, TrackKind::Process { .. }));
+    assert!(notes[0].args.iter().any(|a| a.name == vocab::ARG_REASON));
+    assert!(!t.tracks.iter().any(|tr| tr.name == vocab::SCHED_TRACK));
+    assert!(t.events.iter().any(|e| e.name == "work" && e.kind == EventKind::SliceBegin));
+}

@@ -225,6 +225,15 @@ pub(super) fn collect<W: Write>(
         if last {
             return w.flush();
         }
-        std::thread::park_timeout(super::FLUSH_INTERVAL);
+        // Between passes, the context-switch rings are read more often than
+        // the buffers: they are small (the kernel's locked-memory limit).
+        let next = std::time::Instant::now() + super::FLUSH_INTERVAL;
+        while let Some(left) = next.checked_duration_since(std::time::Instant::now()) {
+            if stop.load(Ordering::Acquire) {
+                break;
+            }
+            std::thread::park_timeout(left.min(super::switch::READ_INTERVAL));
+            c.switches.read();
+        }
     }
 }
