@@ -34,6 +34,8 @@ pub(super) struct Raw {
     pub(super) track: u64,
     /// The region's task, the wait's lock address.
     pub(super) arg: u64,
+    /// More arguments (a `tracing` span's or event's fields).
+    pub(super) args: Option<Box<[(&'static str, ArgValue)]>>,
 }
 
 pub(super) struct ThreadBuf {
@@ -182,6 +184,10 @@ impl Collector {
                 Event::begin(r.ts, uuid, &r.name, "task").arg("task", ArgValue::Uint(r.track))
             }
             RawKind::TaskEnd => Event::end(r.ts, task_uuid(r.track)),
+        };
+        let e = match &r.args {
+            Some(args) => args.iter().fold(e, |e, (n, v)| e.arg(n, v.clone())),
+            None => e,
         };
         self.enc.event(&e);
     }

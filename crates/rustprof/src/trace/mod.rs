@@ -35,6 +35,11 @@
 mod buffer;
 mod perf;
 mod switch;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
+
+#[cfg(feature = "tracing")]
+pub use tracing_layer::TracingLayer;
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -149,7 +154,22 @@ pub fn stop() -> Result<(), TraceError> {
 #[inline]
 fn record(kind: RawKind, name: Cow<'static, str>, category: Cow<'static, str>, track: u64, arg: u64) {
     if is_enabled() {
-        buffer::push(Raw { ts: now(), kind, name, category, track, arg });
+        buffer::push(Raw { ts: now(), kind, name, category, track, arg, args: None });
+    }
+}
+
+/// Records a slice begin, an end or a log on the current thread with more
+/// arguments (the `tracing` layer's spans and events).
+#[cfg(feature = "tracing")]
+fn record_with_args(
+    kind: RawKind,
+    name: Cow<'static, str>,
+    category: Cow<'static, str>,
+    args: Vec<(&'static str, rustprof_trace::ArgValue)>,
+) {
+    if is_enabled() {
+        let args = (!args.is_empty()).then(|| args.into_boxed_slice());
+        buffer::push(Raw { ts: now(), kind, name, category, track: 0, arg: 0, args });
     }
 }
 
