@@ -16,6 +16,7 @@
 //! | CPU profile sample | thread | instant | [`CPU`] | [`CPU_SAMPLE`] | [`ARG_STACK`] |
 //! | async task poll | async (one per task) | slice | [`POLL`] | [`POLL`] | [`ARG_WORKER`] |
 //! | async task woken, not yet polled | async | slice | [`SCHED`] | [`RUNNABLE`] | |
+//! | async task completed | async | instant | [`POLL`] | [`TASK_DONE`] | |
 //! | heap in use | counter ([`HEAP_COUNTER`]) | counter | | | |
 //! | dropped events | any | instant | [`crate::DROPPED_CATEGORY`] | | `count` |
 //!
@@ -52,6 +53,8 @@ pub const REGION: &str = "region";
 pub const TASK: &str = "task";
 /// Category (and name) of an async task's poll.
 pub const POLL: &str = "poll";
+/// Name of the instant an async task's track ends with: it completed.
+pub const TASK_DONE: &str = "done";
 /// Category of CPU profile samples.
 pub const CPU: &str = "rustprof.cpu";
 /// Name of a CPU profile sample.

@@ -21,6 +21,9 @@ pub(super) enum RawKind {
     Log,
     TaskBegin,
     TaskEnd,
+    /// An event of an async task's track ([`super::async_tracks`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Async(super::async_tracks::AsyncOp),
 }
 
 /// An event as the hot path records it: no encoding, names borrowed when static.
@@ -108,6 +111,7 @@ struct Collector {
     known_threads: hashbrown::HashSet<i32>,
     pid: i32,
     switches: super::switch::Switches,
+    tasks: super::async_tracks::AsyncTracks,
 }
 
 impl Collector {
@@ -150,6 +154,7 @@ impl Collector {
                 );
             }
         }
+        self.tasks.flush(&mut self.enc);
         self.switches.emit(&mut self.enc, &mut self.known_threads, self.pid, super::now());
         // Exited threads whose events are all written leave the registry.
         let mut reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
@@ -160,6 +165,7 @@ impl Collector {
 
     fn event(&mut self, thread: u64, r: &Raw) {
         let e = match r.kind {
+            RawKind::Async(op) => return self.tasks.take(r, op, &mut self.enc),
             RawKind::Begin => {
                 let mut e = Event::begin(r.ts, thread, &r.name, &r.category);
                 if r.arg != 0 {
@@ -206,6 +212,7 @@ pub(super) fn collect<W: Write>(
         known_threads: hashbrown::HashSet::new(),
         pid,
         switches: super::switch::Switches::new(),
+        tasks: super::async_tracks::AsyncTracks::default(),
     };
     c.enc.clock_snapshot(&clocks);
     c.enc.track(&Track {

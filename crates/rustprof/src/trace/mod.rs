@@ -32,9 +32,12 @@
 //! rustprof::trace::stop().unwrap();
 //! ```
 
+mod async_tracks;
 mod buffer;
 mod perf;
 mod switch;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 #[cfg(feature = "tracing")]
 mod tracing_layer;
 
