@@ -294,6 +294,17 @@ fn a_sleeping_thread_is_blocked_and_a_lock_waiter_blocks_on_the_lock() {
     let hold = slices(&t, thread_track(&t, "sw-holder")).into_iter().find(|s| s.2 == "hold").unwrap();
     let wt = thread_track(&t, "sw-waiter");
     let wait = slices(&t, wt).into_iter().find(|s| s.2 == vocab::LOCK_WAIT).expect("lock wait");
+    // The waiting stack, symbolized, starts at the caller of the lock.
+    let begin = t.events.iter().find(|e| e.track == wt && e.name == vocab::LOCK_WAIT).unwrap();
+    let stack = match &begin.args.iter().find(|a| a.name == vocab::ARG_STACK).expect("stack argument").value {
+        rustprof_trace::ArgValue::Str(s) => vocab::parse_stack(s),
+        v => panic!("{v:?}"),
+    };
+    assert!(!stack.is_empty() && !stack[0].function.starts_with("rustprof::sync"), "{stack:?}");
+    assert!(
+        stack.iter().any(|f| f.function.contains("a_sleeping_thread_is_blocked_and_a_lock_waiter")),
+        "{stack:?}"
+    );
     let ws = sched_slices(&t, sched_track(&t, wt).unwrap());
     let on_lock: Vec<_> = ws.iter().filter(|x| x.3.as_deref() == Some("lock")).collect();
     assert!(!on_lock.is_empty(), "no blocked interval with reason lock: {ws:?}");

@@ -58,6 +58,7 @@ pub(crate) fn record_at(
             track,
             arg: worker,
             args: None,
+            stack: None,
         });
     }
 }

@@ -39,6 +39,8 @@ pub(super) struct Raw {
     pub(super) arg: u64,
     /// More arguments (a `tracing` span's or event's fields).
     pub(super) args: Option<Box<[(&'static str, ArgValue)]>>,
+    /// A `sync` wait's stack (return addresses, see [`super::stacks`]).
+    pub(super) stack: Option<Box<[u64]>>,
 }
 
 pub(super) struct ThreadBuf {
@@ -112,6 +114,7 @@ struct Collector {
     pid: i32,
     switches: super::switch::Switches,
     tasks: super::async_tracks::AsyncTracks,
+    stacks: super::stacks::Symbolizer,
 }
 
 impl Collector {
@@ -119,6 +122,7 @@ impl Collector {
         // Context-switch rings first: the waits their records follow are
         // then in the buffers drained below.
         self.switches.poll();
+        self.stacks.reset();
         let bufs: Vec<Arc<ThreadBuf>> = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).clone();
         for b in &bufs {
             let events = {
@@ -191,6 +195,10 @@ impl Collector {
             }
             RawKind::TaskEnd => Event::end(r.ts, task_uuid(r.track)),
         };
+        let e = match &r.stack {
+            Some(stack) => e.arg(rustprof_trace::vocab::ARG_STACK, ArgValue::Str(self.stacks.format(stack))),
+            None => e,
+        };
         let e = match &r.args {
             Some(args) => args.iter().fold(e, |e, (n, v)| e.arg(n, v.clone())),
             None => e,
@@ -213,6 +221,7 @@ pub(super) fn collect<W: Write>(
         pid,
         switches: super::switch::Switches::new(),
         tasks: super::async_tracks::AsyncTracks::default(),
+        stacks: super::stacks::Symbolizer::default(),
     };
     c.enc.clock_snapshot(&clocks);
     c.enc.track(&Track {

@@ -35,6 +35,7 @@
 mod async_tracks;
 mod buffer;
 mod perf;
+mod stacks;
 mod switch;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -142,7 +143,10 @@ pub fn start<W: Write + Send + 'static>(w: W) -> Result<(), TraceError> {
 /// Stops the trace: drains every thread's events, writes them and flushes
 /// the writer. Returns the first write error (which had stopped the trace).
 pub fn stop() -> Result<(), TraceError> {
-    let Some(run) = running().take() else {
+    // Held until the collector is done: a start meanwhile would reset the
+    // buffers the collector's last pass drains.
+    let mut r = running();
+    let Some(run) = r.take() else {
         return Err(TraceError::NotRunning);
     };
     ACTIVE.store(false, Ordering::Release);
@@ -157,7 +161,7 @@ pub fn stop() -> Result<(), TraceError> {
 #[inline]
 fn record(kind: RawKind, name: Cow<'static, str>, category: Cow<'static, str>, track: u64, arg: u64) {
     if is_enabled() {
-        buffer::push(Raw { ts: now(), kind, name, category, track, arg, args: None });
+        buffer::push(Raw { ts: now(), kind, name, category, track, arg, args: None, stack: None });
     }
 }
 
@@ -172,7 +176,7 @@ fn record_with_args(
 ) {
     if is_enabled() {
         let args = (!args.is_empty()).then(|| args.into_boxed_slice());
-        buffer::push(Raw { ts: now(), kind, name, category, track: 0, arg: 0, args });
+        buffer::push(Raw { ts: now(), kind, name, category, track: 0, arg: 0, args, stack: None });
     }
 }
 
@@ -274,7 +278,18 @@ pub(crate) fn wait_begin(lock: usize) -> bool {
         return false;
     }
     let name = if lock == 0 { vocab::CONDVAR_WAIT } else { vocab::LOCK_WAIT };
-    record(RawKind::Begin, Cow::Borrowed(name), Cow::Borrowed(vocab::SYNC), 0, lock as u64);
+    // The waiting stack, taken now: this thread is about to sleep anyway.
+    let stack = stacks::capture();
+    buffer::push(Raw {
+        ts: now(),
+        kind: RawKind::Begin,
+        name: Cow::Borrowed(name),
+        category: Cow::Borrowed(vocab::SYNC),
+        track: 0,
+        arg: lock as u64,
+        args: None,
+        stack,
+    });
     true
 }
 

@@ -19,10 +19,12 @@ use crate::sys::{self, PerfEventAttr};
 const PERF_COUNT_SW_DUMMY: u64 = 9;
 const PERF_SAMPLE_TID: u64 = 1 << 1;
 const PERF_SAMPLE_TIME: u64 = 1 << 2;
+const FLAG_TASK: u64 = 1 << 13;
 const FLAG_SAMPLE_ID_ALL: u64 = 1 << 18;
 const FLAG_USE_CLOCKID: u64 = 1 << 25;
 const FLAG_CONTEXT_SWITCH: u64 = 1 << 26;
 const PERF_RECORD_LOST: u32 = 2;
+const PERF_RECORD_EXIT: u32 = 4;
 const PERF_RECORD_SWITCH: u32 = 14;
 const MISC_SWITCH_OUT: u16 = 1 << 13;
 const MISC_SWITCH_OUT_PREEMPT: u16 = 1 << 14;
@@ -37,6 +39,8 @@ pub(super) enum Item {
     Switch { ts: u64, out: bool, preempt: bool },
     /// The kernel dropped this many records (the ring was full).
     Lost(u64),
+    /// The thread exited.
+    Exit { ts: u64 },
 }
 
 /// One thread's context-switch event and its ring.
@@ -67,6 +71,7 @@ impl SwitchEvent {
             sample_type: PERF_SAMPLE_TID | PERF_SAMPLE_TIME,
             flags: sys::PERF_FLAG_EXCLUDE_KERNEL
                 | sys::PERF_FLAG_EXCLUDE_HV
+                | FLAG_TASK
                 | FLAG_SAMPLE_ID_ALL
                 | FLAG_USE_CLOCKID
                 | FLAG_CONTEXT_SWITCH,
@@ -150,6 +155,8 @@ impl SwitchRing {
                 }),
                 // id, lost, then sample_id.
                 PERF_RECORD_LOST if n >= 24 => out.push(Item::Lost(u64_at(16))),
+                // pid, ppid, tid, ptid (u32 each), time.
+                PERF_RECORD_EXIT if n >= 32 => out.push(Item::Exit { ts: u64_at(24) }),
                 _ => {}
             }
             tail = tail.wrapping_add(size);

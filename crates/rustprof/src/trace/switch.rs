@@ -18,7 +18,8 @@
 //! deltas, so a switch costs about 15 bytes.
 //!
 //! A slice is written once it has ended (its begin and end together), so a
-//! thread that exits leaves no open slice; at the end of the trace the state
+//! thread that exits leaves no open slice (its last state ends at its
+//! `PERF_RECORD_EXIT`); at the end of the trace the state
 //! each thread is in ends at the stop time. Records the kernel dropped (a ring
 //! filled up between two passes) are counted as dropped events on the
 //! thread's CPU-state track. When perf events are denied (`perf_event_paranoid`
@@ -257,6 +258,11 @@ impl Switches {
                         };
                         t.open = Some(Open { ts, state, reason });
                     }
+                    Item::Exit { ts } => {
+                        if let Some(o) = t.open.take() {
+                            write_slice(&mut t.enc, track, &o, ts.max(o.ts));
+                        }
+                    }
                     Item::Lost(n) => {
                         // The state since the last record is unknown.
                         let ts = t.open.take().map(|o| o.ts).unwrap_or(now);
@@ -268,7 +274,7 @@ impl Switches {
                 }
             }
         }
-        // Exited threads (their last switch-out was the exit) leave, their
+        // Exited threads (their state ended at the exit record) leave, their
         // bytes kept for the next take.
         self.threads.retain(|tid, t| {
             let keep = !t.gone;
