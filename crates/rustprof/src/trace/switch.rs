@@ -152,7 +152,10 @@ impl Switches {
         }
         for (tid, t) in self.threads.iter_mut() {
             t.ring.read(&mut t.items);
-            t.gone = tids.binary_search(tid).is_err();
+            // A listing of /proc/self/task can skip live threads while
+            // others exit: one missing from it is gone only if its entry is.
+            t.gone = tids.binary_search(tid).is_err()
+                && !std::path::Path::new(&format!("/proc/self/task/{tid}")).exists();
         }
     }
 
