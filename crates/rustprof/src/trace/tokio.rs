@@ -9,7 +9,7 @@
 //!   sees **wake-ups**: from a wake to the next poll the track shows a
 //!   [`vocab::RUNNABLE`] slice, the task's scheduling latency (tokio's hooks
 //!   do not say when a task was woken).
-//! - [`instrument`] (only when built with `RUSTFLAGS="--cfg tokio_unstable"`:
+//! - `instrument` (only when built with `RUSTFLAGS="--cfg tokio_unstable"`:
 //!   tokio's `on_task_spawn`, `on_before_task_poll`, `on_after_task_poll`
 //!   and `on_task_terminate` and `TaskMeta::spawned_at` all need it, in tokio
 //!   1.54): adds the hooks to a runtime `Builder`, so every task spawned on
