@@ -150,6 +150,8 @@ pub fn build(trace: Trace) -> Model {
             name: Cow::Borrowed(&e.name),
             category: Cow::Borrowed(&e.category),
             args,
+            flows: Vec::new(),
+            terminating_flows: Vec::new(),
         });
     }
     let scanned = Scanned {
