@@ -534,6 +534,7 @@ pub fn generate_raw_report(
         symbol,
         source_path: cfg.source_path.clone(),
         trim_path: cfg.trim_path.clone(),
+        intel_syntax: cfg.intel_syntax,
     };
     let total = report::compute_total(&p, index, cfg.mean);
     if !relative {

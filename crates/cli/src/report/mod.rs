@@ -14,6 +14,7 @@ use crate::gofmt;
 use crate::graph::{Graph, GraphBuilder, GraphOptions, Strs};
 use crate::measurement;
 
+pub mod asm;
 pub mod callgrind;
 pub mod dot;
 pub mod flame;
@@ -23,6 +24,7 @@ pub mod source;
 pub mod tags;
 pub mod text;
 pub mod traces;
+pub mod weblist;
 
 /// What shapes a report.
 #[derive(Clone, Debug)]
@@ -69,6 +71,8 @@ pub struct Options {
     pub source_path: String,
     /// Prefixes to trim from source paths.
     pub trim_path: String,
+    /// Assembly in Intel syntax (`-intel_syntax`; Go's pprof has only Go's syntax).
+    pub intel_syntax: bool,
 }
 
 /// A profile ready for a report, with its total and options.
@@ -560,9 +564,14 @@ pub fn generate(rpt: &mut Report) -> Result<Vec<u8>, String> {
         Format::List => source::print_source(&mut out, rpt)?,
         Format::Callgrind => callgrind::print_callgrind(&mut out, rpt),
         Format::Dis => {
-            return Err("disasm is not supported yet: rustprof has no disassembler".into());
+            let asm = asm::assembly(rpt, None)?;
+            // pprof prints the errors of binaries it cannot open on stdout.
+            for e in &asm.open_errors {
+                let _ = writeln!(out, "{e}");
+            }
+            asm::write_assembly(&mut out, rpt, &asm);
         }
-        Format::WebList => source::print_web_source(&mut out, rpt)?,
+        Format::WebList => weblist::print_web_list(&mut out, rpt)?,
         Format::Flame => return Ok(flame::print_flame(rpt)),
     }
     Ok(out.into_bytes())
