@@ -188,15 +188,25 @@ fn disasm_errors() {
     let (ok, _, err) = common::rustprof(&["-disasm=no_such_function_anywhere", s(bin), s(prof)]);
     assert!(!ok);
     assert!(err.contains("no matches found for regexp no_such_function_anywhere"), "{err}");
-    // A binary that is gone: pprof says so on stdout and finds nothing.
+    let (ok, _, err) = common::rustprof(&["-disasm=mix", "-intel_syntax", s(bin), s(prof)]);
+    assert!(!ok);
+    assert!(err.contains("printing assembly in Intel syntax is not supported"), "{err}");
+    // The binary the profile names is gone: said on stdout, then nothing matches.
     let dir = common::temp_dir("disasm-missing");
     let gone = dir.join("gone");
     std::fs::copy(bin, &gone).unwrap();
-    let (ok, out, _) = common::rustprof(&["-disasm=mix", s(&gone), s(prof)]);
-    assert!(ok);
+    let p = dir.join("cpu.pb.gz");
+    let out = Command::new(&gone).arg(&p).output().unwrap();
+    assert!(out.status.success());
     std::fs::remove_file(&gone).unwrap();
-    let (ok, out2, err) = common::rustprof(&["-disasm=mix", s(&gone), s(prof)]);
-    assert!(!ok || out2.contains("no such file"), "{out}\n{out2}\n{err}");
+    let args = ["-disasm=mix", s(&p)];
+    let (ok, out, err) = common::rustprof(&args);
+    assert!(!ok, "{out}");
+    assert_eq!(out, format!("open {}: no such file or directory\n", gone.display()));
+    assert!(err.contains("no matches found for regexp mix"), "{err}");
+    if have_go() {
+        compare(&args);
+    }
 }
 
 /// Instructions of `bin`'s symbols matching `rx` as `go tool objdump` prints

@@ -144,7 +144,11 @@ fn raw_disp(inst: &Instruction) -> i64 {
 
 fn mem_arg(inst: &Instruction, lookup: Lookup<'_>) -> String {
     let disp = raw_disp(inst);
-    let base = inst.memory_base();
+    let mut base = inst.memory_base();
+    if base == Register::RIP && inst.encoding() == iced_x86::EncodingKind::EVEX {
+        // Go's decoder keeps no base for EVEX's PC-relative operands.
+        base = Register::None;
+    }
     let index = inst.memory_index();
     let seg = inst.segment_prefix();
     // Direct and PC-relative addresses in a symbol print as sym+off(SB).
@@ -276,7 +280,11 @@ pub fn format(inst: &Instruction, bytes: &[u8], lookup: Lookup<'_>) -> String {
     if inst.mnemonic() == Mnemonic::Int3 {
         return "INT $0x3".into();
     }
-    let mut args: Vec<String> = (0..inst.op_count()).rev().map(|i| arg(inst, i, ds, lookup)).collect();
+    let mut intel: Vec<String> = (0..inst.op_count()).map(|i| arg(inst, i, ds, lookup)).collect();
+    if inst.op_mask() != Register::None && !intel.is_empty() {
+        intel.insert(1, reg_name(inst.op_mask()));
+    }
+    let mut args: Vec<String> = intel.into_iter().rev().collect();
     let mut op = op_name(inst);
     if has_suffix(inst.mnemonic()) {
         let mem_bytes = (0..inst.op_count())
@@ -299,6 +307,12 @@ pub fn format(inst: &Instruction, bytes: &[u8], lookup: Lookup<'_>) -> String {
             64 => op.push('Q'),
             _ => {}
         }
+    }
+    if inst.is_broadcast() {
+        op.push_str(".BCST");
+    }
+    if inst.zeroing_masking() {
+        op.push_str(".Z");
     }
     if inst.mnemonic() == Mnemonic::Cmp && args.len() >= 2 {
         args.swap(0, 1);

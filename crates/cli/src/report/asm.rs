@@ -66,8 +66,6 @@ pub struct Routine {
 pub struct Assembly {
     /// The annotated symbols, in print order.
     pub routines: Vec<Routine>,
-    /// Errors of binaries that could not be opened (pprof prints them on stdout).
-    pub open_errors: Vec<String>,
 }
 
 fn base(path: &str) -> String {
@@ -76,7 +74,12 @@ fn base(path: &str) -> String {
 
 /// The annotated assembly of the symbols matching the report's regexp (or
 /// holding the address it names); with `max_funcs`, only that many, by flat sum.
-pub fn assembly(rpt: &mut Report, max_funcs: Option<usize>) -> Result<Assembly, String> {
+/// Binaries that cannot be opened are skipped, their errors given to `open_error`.
+pub fn assembly(
+    rpt: &mut Report,
+    max_funcs: Option<usize>,
+    open_error: &mut dyn FnMut(String),
+) -> Result<Assembly, String> {
     let Some(rx) = rpt.opts.symbol.clone() else {
         return Err("disasm needs a regexp".into());
     };
@@ -102,7 +105,6 @@ pub fn assembly(rpt: &mut Report, max_funcs: Option<usize>) -> Result<Assembly, 
     }
     let mut files: Vec<ObjFile> = Vec::new();
     let mut symbols: Vec<ObjSymbol> = Vec::new();
-    let mut open_errors = Vec::new();
     for (file, start, limit) in &prof_mappings {
         if !matched_files.contains_key(file.as_str()) {
             match address {
@@ -113,7 +115,7 @@ pub fn assembly(rpt: &mut Report, max_funcs: Option<usize>) -> Result<Assembly, 
         let f = match ObjFile::open(file, *start) {
             Ok(f) => f,
             Err(e) => {
-                open_errors.push(e);
+                open_error(e);
                 continue;
             }
         };
@@ -167,7 +169,7 @@ pub fn assembly(rpt: &mut Report, max_funcs: Option<usize>) -> Result<Assembly, 
         let insts = annotate(&insts, &sym_nodes[i], f, &g, &strs);
         routines.push(Routine { name: s.sym.name.clone(), flat, cum, insts });
     }
-    Ok(Assembly { routines, open_errors })
+    Ok(Assembly { routines })
 }
 
 /// Go's `strconv.ParseUint(s, 0, 64)`.
@@ -236,7 +238,8 @@ fn value_or_dot(v: i64, rpt: &Report) -> String {
 
 /// `disasm`.
 pub fn print_assembly(w: &mut String, rpt: &mut Report) -> Result<(), String> {
-    let asm = assembly(rpt, None)?;
+    // pprof prints the errors of binaries it cannot open on stdout, at once.
+    let asm = assembly(rpt, None, &mut |e| println!("{e}"))?;
     write_assembly(w, rpt, &asm);
     Ok(())
 }

@@ -563,14 +563,7 @@ pub fn generate(rpt: &mut Report) -> Result<Vec<u8>, String> {
         Format::TopProto => return Ok(proto::print_top_proto(rpt)),
         Format::List => source::print_source(&mut out, rpt)?,
         Format::Callgrind => callgrind::print_callgrind(&mut out, rpt),
-        Format::Dis => {
-            let asm = asm::assembly(rpt, None)?;
-            // pprof prints the errors of binaries it cannot open on stdout.
-            for e in &asm.open_errors {
-                let _ = writeln!(out, "{e}");
-            }
-            asm::write_assembly(&mut out, rpt, &asm);
-        }
+        Format::Dis => asm::print_assembly(&mut out, rpt)?,
         Format::WebList => weblist::print_web_list(&mut out, rpt)?,
         Format::Flame => return Ok(flame::print_flame(rpt)),
     }

@@ -18,12 +18,11 @@ impl WebUi {
         let f = req.param("f").unwrap_or("");
         let (mut rpt, errors) = self.make_report(&["disasm", f], &cfg)?;
         let legend = rpt.profile_labels();
-        let assembly = asm::assembly(&mut rpt, Some(MAX_ENTRIES))
+        let mut errors = errors;
+        let assembly = asm::assembly(&mut rpt, Some(MAX_ENTRIES), &mut |e| errors.push(e))
             .map_err(|message| ViewError { status: 400, message })?;
         let mut text = String::new();
         asm::write_assembly(&mut text, &rpt, &assembly);
-        let mut errors = errors;
-        errors.extend(assembly.open_errors.iter().cloned());
         let mut body = String::with_capacity(text.len() + 256);
         let _ = write!(body, "<pre id=\"rp-disasm\" class=\"rp-text\">{}</pre>", html_escape(&text));
         Ok(self.page(req, "source", &cfg, &legend, &errors, "{\"view\":\"disasm\"}", &body))
