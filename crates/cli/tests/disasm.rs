@@ -234,6 +234,17 @@ fn objdump_differences(bin: &Path, rx: &str) -> (Vec<(u64, String, String)>, usi
             got.insert(i.addr, i.text);
         }
     }
+    if let Ok(a) = std::env::var("DISASM_AT") {
+        let a = u64::from_str_radix(&a, 16).unwrap();
+        let mut near: Vec<_> = got.iter().filter(|(k, _)| k.abs_diff(a) < 24).collect();
+        near.sort();
+        for (k, v) in near {
+            eprintln!("rustprof {k:x}: {v}");
+        }
+        for (k, v) in want.iter().filter(|(k, _)| k.abs_diff(a) < 24) {
+            eprintln!("go {k:x}: {v}");
+        }
+    }
     let mut diffs = Vec::new();
     for (addr, text) in &want {
         let mine = got.get(addr).cloned().unwrap_or_else(|| "<none>".into());
@@ -263,5 +274,26 @@ fn go_syntax_agrees_with_go_objdump() {
     }
     eprintln!("{} of {n} instructions differ", diffs.len());
     assert!(n > 20, "too few instructions compared: {n}");
+    assert!(diffs.is_empty(), "{} of {n} instructions differ from go tool objdump", diffs.len());
+}
+
+#[test]
+fn go_syntax_agrees_with_go_objdump_on_a_rust_binary() {
+    if !have_go() {
+        return;
+    }
+    let bin = rust_example();
+    let rx = std::env::var("DISASM_RUST_RX").unwrap_or_else(|_| "disasm_cpu|rustprof".into());
+    let (diffs, n) = objdump_differences(&bin, &rx);
+    let mut kinds: std::collections::BTreeMap<String, (usize, String)> = std::collections::BTreeMap::new();
+    for d in &diffs {
+        let k = d.1.split(' ').next().unwrap_or("").to_string();
+        let e = kinds.entry(k).or_insert((0, format!("{:x}: go {:?} rustprof {:?}", d.0, d.1, d.2)));
+        e.0 += 1;
+    }
+    for (k, (n, ex)) in &kinds {
+        eprintln!("{k}: {n}, e.g. {ex}");
+    }
+    assert!(n > 1000, "too few instructions compared: {n}");
     assert!(diffs.is_empty(), "{} of {n} instructions differ from go tool objdump", diffs.len());
 }

@@ -3,6 +3,8 @@
 //! reversed, size suffixes on the integer operations, `0x8(SP)` memory
 //! operands, `sym(SB)` for addresses in the binary's symbols.
 
+use std::fmt::Write as _;
+
 use iced_x86::{Instruction, Mnemonic, OpKind, Register};
 
 /// Finds the symbol holding an address: its name and start.
@@ -143,14 +145,18 @@ fn raw_disp(inst: &Instruction) -> i64 {
 }
 
 fn mem_arg(inst: &Instruction, lookup: Lookup<'_>) -> String {
-    let disp = raw_disp(inst);
+    let mut disp = raw_disp(inst);
     let mut base = inst.memory_base();
-    if base == Register::RIP && inst.encoding() == iced_x86::EncodingKind::EVEX {
-        // Go's decoder keeps no base for EVEX's PC-relative operands.
+    if base == Register::RIP
+        && matches!(inst.encoding(), iced_x86::EncodingKind::VEX | iced_x86::EncodingKind::EVEX)
+    {
+        // Go's decoder keeps no base for VEX and EVEX PC-relative operands:
+        // the displacement alone, sign-extended.
         base = Register::None;
+        disp = disp as u32 as i32 as i64;
     }
     let index = inst.memory_index();
-    let seg = inst.segment_prefix();
+    let seg = operand_segment(inst);
     // Direct and PC-relative addresses in a symbol print as sym+off(SB).
     if seg == Register::None && disp != 0 && index == Register::None {
         let target = match base {
@@ -185,12 +191,24 @@ fn mem_arg(inst: &Instruction, lookup: Lookup<'_>) -> String {
     s
 }
 
+/// The segment override a memory operand shows: FS and GS; in 64-bit mode Go's
+/// decoder prints the others as a prefix of the instruction.
+fn operand_segment(inst: &Instruction) -> Register {
+    match inst.segment_prefix() {
+        Register::FS | Register::GS => inst.segment_prefix(),
+        _ => Register::None,
+    }
+}
+
 /// An immediate as Go's decoder extends it (8-bit ones are signed in
 /// arithmetic, unsigned in moves of bytes, shifts and the like).
 fn imm_value(inst: &Instruction, i: u32, kind: OpKind) -> i64 {
     let v = inst.immediate(i);
     match kind {
         OpKind::Immediate8 | OpKind::Immediate8_2nd => v as u8 as i64,
+        OpKind::Immediate16 if matches!(inst.mnemonic(), Mnemonic::Ret | Mnemonic::Retf | Mnemonic::Enter) => {
+            v as u16 as i64
+        }
         OpKind::Immediate16 => v as u16 as i16 as i64,
         OpKind::Immediate32 => v as u32 as i32 as i64,
         OpKind::Immediate8to16 => v as u16 as i16 as i64,
@@ -274,6 +292,16 @@ fn op_name(inst: &Instruction) -> String {
     }
 }
 
+/// Whether Go's decoder knows the instruction: it has no BMI1/BMI2 (VEX-coded
+/// integer operations) and prints `?` for their first byte.
+pub fn known_to_go(inst: &Instruction) -> bool {
+    use Mnemonic::*;
+    !matches!(
+        inst.mnemonic(),
+        Andn | Bextr | Blsi | Blsmsk | Blsr | Bzhi | Mulx | Pdep | Pext | Rorx | Sarx | Shlx | Shrx
+    )
+}
+
 /// Formats `inst` (whose encoding is `bytes`) in Go syntax.
 pub fn format(inst: &Instruction, bytes: &[u8], lookup: Lookup<'_>) -> String {
     let ds = data_size(bytes);
@@ -325,6 +353,8 @@ pub fn format(inst: &Instruction, bytes: &[u8], lookup: Lookup<'_>) -> String {
     }
     if inst.has_lock_prefix() {
         prefix.push_str("LOCK ");
+    } else if matches!(inst.segment_prefix(), Register::CS | Register::DS | Register::ES | Register::SS) {
+        let _ = write!(prefix, "{} ", reg_name(inst.segment_prefix()));
     }
     if args.is_empty() { format!("{prefix}{op}") } else { format!("{prefix}{op} {}", args.join(", ")) }
 }

@@ -4,6 +4,7 @@
 //! syntax ([`gosyntax`]), with the file and line of each instruction from a Go
 //! binary's `.gopclntab` ([`pclntab`]), as Go's `go tool pprof` does.
 
+pub mod gosort;
 pub mod gosyntax;
 pub mod pclntab;
 
@@ -46,7 +47,7 @@ pub struct ObjFile {
     pub name: String,
     /// What to subtract from a profile address to get the binary's address.
     pub offset: u64,
-    /// Symbols in table order.
+    /// Symbols by address, in the order Go's sort leaves them.
     syms: Vec<Symbol>,
     /// Symbols by address (for `sym(SB)` operands).
     by_addr: Vec<usize>,
@@ -71,14 +72,19 @@ impl ObjFile {
                 offset = start.wrapping_sub(seg.address());
             }
         }
-        let syms: Vec<Symbol> = file
+        // The symbol table without its null entry, in its order, then sorted
+        // by address as Go's disassembler sorts it (unstably: aliases end up
+        // in the order Go's sort leaves them).
+        let mut syms: Vec<Symbol> = file
             .symbols()
+            .filter(|s| s.index().0 != 0)
             .filter_map(|s| {
                 let name = s.name().ok()?.to_string();
                 Some(Symbol { name, addr: s.address(), size: s.size() })
             })
             .collect();
-        let mut by_addr: Vec<usize> = (0..syms.len())
+        gosort::sort_func(&mut syms, &|a: &Symbol, b: &Symbol| a.addr.cmp(&b.addr));
+        let by_addr: Vec<usize> = (0..syms.len())
             .filter(|&i| {
                 !matches!(
                     syms[i].name.as_str(),
@@ -86,7 +92,6 @@ impl ObjFile {
                 )
             })
             .collect();
-        by_addr.sort_by_key(|&i| syms[i].addr);
         let (text_start, text) = match file.section_by_name(".text") {
             Some(s) => (s.address(), s.data().map_err(|e| format!("{path}: {e}"))?.to_vec()),
             None => return Err(format!("{path}: text section not found")),
@@ -108,7 +113,7 @@ impl ObjFile {
     }
 
     /// The symbols whose name matches `rx` and, with `addr` non-zero, that hold
-    /// `addr`, in symbol table order.
+    /// `addr`, by address.
     pub fn symbols(&self, rx: &Regex, addr: u64) -> Vec<Sym> {
         self.syms
             .iter()
@@ -145,10 +150,19 @@ impl ObjFile {
             let bytes = &code[i..];
             let mut dec = iced_x86::Decoder::with_ip(64, bytes, pc, iced_x86::DecoderOptions::NONE);
             let inst = dec.decode();
-            let (text, size) = if inst.is_invalid() || inst.len() == 0 {
+            let (text, size) = if inst.is_invalid() || inst.len() == 0 || !gosyntax::known_to_go(&inst) {
                 ("?".to_string(), 1)
             } else {
-                (gosyntax::format(&inst, &bytes[..inst.len()], &lookup), inst.len() as u64)
+                let mut size = inst.len() as u64;
+                if matches!(inst.mnemonic(), iced_x86::Mnemonic::Vzeroupper | iced_x86::Mnemonic::Vzeroall) {
+                    // Go's decoder reads a ModRM byte after VZEROUPPER and VZEROALL.
+                    size += 1;
+                }
+                if size as usize > bytes.len() {
+                    ("?".to_string(), 1)
+                } else {
+                    (gosyntax::format(&inst, &bytes[..inst.len()], &lookup), size)
+                }
             };
             let (file, line) = self.lines.as_ref().map(|t| t.pc_to_line(pc)).unwrap_or_default();
             out.push(Inst { addr: pc, text, file, line });
