@@ -297,3 +297,71 @@ fn go_syntax_agrees_with_go_objdump_on_a_rust_binary() {
     assert!(n > 1000, "too few instructions compared: {n}");
     assert!(diffs.is_empty(), "{} of {n} instructions differ from go tool objdump", diffs.len());
 }
+
+/// `-weblist`'s page: (head, body from `</head>` on).
+fn weblist(tool: &str, args: &[&str], out: &Path) -> (String, String) {
+    let mut full: Vec<&str> = vec![];
+    let o = format!("-output={}", s(out));
+    full.push(&o);
+    full.extend_from_slice(args);
+    let ok = if tool == "go" { go_pprof(&full).0 } else { common::rustprof(&full).0 };
+    assert!(ok, "{tool} {full:?} failed");
+    let page = std::fs::read_to_string(out).unwrap();
+    let at = page.find("</head>").unwrap_or_else(|| panic!("no </head> in {page}"));
+    (page[..at].to_string(), page[at..].to_string())
+}
+
+#[test]
+fn go_binary_weblist_matches_go() {
+    if !have_go() {
+        return;
+    }
+    let (bin, prof) = go_case();
+    let dir = common::temp_dir("weblist-go");
+    for rx in ["main.hot", "main.(hot|warm)"] {
+        let flag = format!("-weblist={rx}");
+        let args = [flag.as_str(), s(bin), s(prof)];
+        let (ghead, gbody) = weblist("go", &args, &dir.join("go.html"));
+        let (head, body) = weblist("rustprof", &args, &dir.join("rp.html"));
+        // The page after its head (legend, routines, lines, instructions) is Go's,
+        // byte for byte; the head has the same title, a style sheet and the script.
+        assert_eq!(body, gbody, "-weblist={rx}");
+        let title = |h: &str| h[h.find("<title>").unwrap()..h.find("</title>").unwrap()].to_string();
+        assert_eq!(title(&head), title(&ghead));
+        assert!(head.contains("function pprof_toggle_asm("), "{head}");
+        assert!(body.contains("<span class=asm>") && body.contains("IMULQ"), "{body}");
+        assert!(body.contains("<h2>main.hot</h2>"), "{body}");
+    }
+}
+
+#[test]
+fn rust_binary_weblist_matches_go() {
+    if !have_go() {
+        return;
+    }
+    let (bin, prof) = rust_case();
+    let dir = common::temp_dir("weblist-rust");
+    let args = ["-weblist=mix", s(bin), s(prof)];
+    let (_, gbody) = weblist("go", &args, &dir.join("go.html"));
+    let (_, body) = weblist("rustprof", &args, &dir.join("rp.html"));
+    assert_eq!(body, gbody);
+}
+
+#[test]
+fn web_ui_disasm_view() {
+    let (bin, prof) = rust_case();
+    let server = common::Server::start(&[s(bin), s(prof)]);
+    let r = server.get("/ui/disasm?f=mix");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.text();
+    assert!(page.contains("<pre id=\"rp-disasm\""), "{page}");
+    assert!(page.contains("ROUTINE ======================== _ZN10disasm_cpu3mix"), "{page}");
+    // The text is -disasm's.
+    let (ok, text, _) = common::rustprof(&["-disasm=mix", s(bin), s(prof)]);
+    assert!(ok);
+    let first = text.lines().find(|l| l.contains(": ")).unwrap();
+    assert!(page.contains(&first.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")), "{first}");
+    let r = server.get("/ui/disasm?f=no_such_symbol_here");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("no matches found for regexp no_such_symbol_here"), "{}", r.text());
+}

@@ -400,7 +400,7 @@ pub fn print_web_list(w: &mut String, rpt: &mut Report) -> Result<(), String> {
     let title = format!("{} {}", from_legend("File: "), from_legend("Type: "));
     let _ = write!(
         w,
-        "<!DOCTYPE html>\n<html>\n<head>\n  <meta charset=\"utf-8\">\n  <title>{}</title>\n  \n  {CSS}\n  {JS}\n</head>\n<body>\n",
+        "<!DOCTYPE html>\n<html>\n<head>\n  <meta charset=\"utf-8\">\n  <title>{}</title>\n  \n  {CSS}\n  {JS}\n</head>\n<body>\n\n",
         go_html_escape(&title)
     );
     w.push_str("<div class=\"legend\">");
