@@ -70,7 +70,8 @@ fn go_case() -> &'static (PathBuf, PathBuf) {
         std::fs::write(dir.join("main.go"), GO_PROGRAM).unwrap();
         std::fs::write(dir.join("go.mod"), "module hot\n\ngo 1.27\n").unwrap();
         let bin = dir.join("hot");
-        let st = Command::new("go").arg("build").arg("-o").arg(&bin).arg(".").current_dir(&dir).status().unwrap();
+        let st =
+            Command::new("go").arg("build").arg("-o").arg(&bin).arg(".").current_dir(&dir).status().unwrap();
         assert!(st.success(), "go build failed");
         let prof = dir.join("cpu.pprof");
         let st = Command::new(&bin).arg(&prof).status().unwrap();
@@ -176,8 +177,7 @@ fn rust_binary_disasm_without_go() {
     let (bin, prof) = rust_case();
     let (ok, out, err) = common::rustprof(&["-disasm=mix", s(bin), s(prof)]);
     assert!(ok, "{err}");
-    let flat: usize =
-        out.lines().filter(|l| l.contains(": ") && !l.trim_start().starts_with('.')).count();
+    let flat: usize = out.lines().filter(|l| l.contains(": ") && !l.trim_start().starts_with('.')).count();
     assert!(flat > 0, "no instruction has samples:\n{out}");
     assert!(out.lines().any(|l| l.contains("IMULQ") || l.contains("XORQ")), "{out}");
 }

@@ -86,7 +86,8 @@ fn pdqsort<T>(v: &mut [T], mut a: usize, mut b: usize, mut limit: usize, cmp: &d
             pivot = (b - 1) - (pivot - a);
             hint = Hint::Increasing;
         }
-        if was_balanced && was_partitioned && hint == Hint::Increasing && partial_insertion_sort(v, a, b, cmp) {
+        if was_balanced && was_partitioned && hint == Hint::Increasing && partial_insertion_sort(v, a, b, cmp)
+        {
             return;
         }
         if a > 0 && !less(v, a - 1, pivot, cmp) {
@@ -109,7 +110,13 @@ fn pdqsort<T>(v: &mut [T], mut a: usize, mut b: usize, mut limit: usize, cmp: &d
     }
 }
 
-fn partition<T>(v: &mut [T], a: usize, b: usize, pivot: usize, cmp: &dyn Fn(&T, &T) -> Ordering) -> (usize, bool) {
+fn partition<T>(
+    v: &mut [T],
+    a: usize,
+    b: usize,
+    pivot: usize,
+    cmp: &dyn Fn(&T, &T) -> Ordering,
+) -> (usize, bool) {
     v.swap(a, pivot);
     // Signed: j may step below a + 1.
     let (mut i, mut j) = (a as isize + 1, b as isize - 1);
@@ -145,7 +152,13 @@ fn partition<T>(v: &mut [T], a: usize, b: usize, pivot: usize, cmp: &dyn Fn(&T, 
     (j as usize, false)
 }
 
-fn partition_equal<T>(v: &mut [T], a: usize, b: usize, pivot: usize, cmp: &dyn Fn(&T, &T) -> Ordering) -> usize {
+fn partition_equal<T>(
+    v: &mut [T],
+    a: usize,
+    b: usize,
+    pivot: usize,
+    cmp: &dyn Fn(&T, &T) -> Ordering,
+) -> usize {
     v.swap(a, pivot);
     let (mut i, mut j) = (a as isize + 1, b as isize - 1);
     loop {
@@ -243,7 +256,13 @@ fn choose_pivot<T>(v: &mut [T], a: usize, b: usize, cmp: &dyn Fn(&T, &T) -> Orde
     }
 }
 
-fn order2<T>(v: &[T], a: usize, b: usize, swaps: &mut usize, cmp: &dyn Fn(&T, &T) -> Ordering) -> (usize, usize) {
+fn order2<T>(
+    v: &[T],
+    a: usize,
+    b: usize,
+    swaps: &mut usize,
+    cmp: &dyn Fn(&T, &T) -> Ordering,
+) -> (usize, usize) {
     if less(v, b, a, cmp) {
         *swaps += 1;
         return (b, a);
@@ -251,7 +270,14 @@ fn order2<T>(v: &[T], a: usize, b: usize, swaps: &mut usize, cmp: &dyn Fn(&T, &T
     (a, b)
 }
 
-fn median<T>(v: &[T], a: usize, b: usize, c: usize, swaps: &mut usize, cmp: &dyn Fn(&T, &T) -> Ordering) -> usize {
+fn median<T>(
+    v: &[T],
+    a: usize,
+    b: usize,
+    c: usize,
+    swaps: &mut usize,
+    cmp: &dyn Fn(&T, &T) -> Ordering,
+) -> usize {
     let (a, b) = order2(v, a, b, swaps, cmp);
     let (b, c) = order2(v, b, c, swaps, cmp);
     let _ = c;

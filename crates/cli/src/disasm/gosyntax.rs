@@ -78,7 +78,14 @@ fn reg_name(r: Register) -> String {
     }
     if matches!(
         r,
-        Register::AH | Register::BH | Register::CH | Register::DH | Register::AL | Register::BL | Register::CL | Register::DL
+        Register::AH
+            | Register::BH
+            | Register::CH
+            | Register::DH
+            | Register::AL
+            | Register::BL
+            | Register::CL
+            | Register::DL
     ) {
         return format!("{r:?}");
     }
@@ -206,7 +213,9 @@ fn imm_value(inst: &Instruction, i: u32, kind: OpKind) -> i64 {
     let v = inst.immediate(i);
     match kind {
         OpKind::Immediate8 | OpKind::Immediate8_2nd => v as u8 as i64,
-        OpKind::Immediate16 if matches!(inst.mnemonic(), Mnemonic::Ret | Mnemonic::Retf | Mnemonic::Enter) => {
+        OpKind::Immediate16
+            if matches!(inst.mnemonic(), Mnemonic::Ret | Mnemonic::Retf | Mnemonic::Enter) =>
+        {
             v as u16 as i64
         }
         OpKind::Immediate16 => v as u16 as i16 as i64,
@@ -282,9 +291,8 @@ fn arg(inst: &Instruction, i: u32, ds: u32, lookup: Lookup<'_>) -> String {
 /// The mnemonic Go's decoder names the instruction with.
 fn op_name(inst: &Instruction) -> String {
     let m = inst.mnemonic();
-    let xmm = (0..inst.op_count()).any(|i| {
-        inst.op_kind(i) == OpKind::Register && inst.op_register(i).is_xmm()
-    });
+    let xmm =
+        (0..inst.op_count()).any(|i| inst.op_kind(i) == OpKind::Register && inst.op_register(i).is_xmm());
     match m {
         Mnemonic::Movsd if xmm => "MOVSD_XMM".into(),
         Mnemonic::Cmpsd if xmm => "CMPSD_XMM".into(),

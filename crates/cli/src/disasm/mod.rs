@@ -118,8 +118,14 @@ impl ObjFile {
         self.syms
             .iter()
             .filter(|s| !(s.addr == 0 && s.size == 0))
-            .filter(|s| rx.is_match(&s.name) && (addr == 0 || (s.addr <= addr && addr < s.addr + s.size)))
-            .map(|s| Sym { name: s.name.clone(), start: s.addr, end: (s.addr + s.size).wrapping_sub(1) })
+            .filter(|s| {
+                rx.is_match(&s.name) && (addr == 0 || (s.addr <= addr && addr < s.addr.wrapping_add(s.size)))
+            })
+            .map(|s| Sym {
+                name: s.name.clone(),
+                start: s.addr,
+                end: s.addr.wrapping_add(s.size).wrapping_sub(1),
+            })
             .collect()
     }
 
@@ -129,7 +135,8 @@ impl ObjFile {
             return None;
         }
         let s = &self.syms[self.by_addr[i - 1]];
-        (s.addr != 0 && s.addr <= addr && addr < s.addr + s.size).then(|| (s.name.clone(), s.addr))
+        (s.addr != 0 && s.addr <= addr && addr < s.addr.wrapping_add(s.size))
+            .then(|| (s.name.clone(), s.addr))
     }
 
     /// The instructions from `start` up to (not including) `end`, decoded from

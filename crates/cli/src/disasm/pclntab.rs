@@ -127,7 +127,8 @@ impl LineTable {
         if fileno < 0 {
             return Some((name, String::new(), line));
         }
-        let fnoff = self.u32_at(self.cu_offset + (cu + fileno as usize) * 4)?;
+        let fnoff =
+            self.u32_at(self.cu_offset.checked_add(cu.checked_add(fileno as usize)?.checked_mul(4)?)?)?;
         if fnoff == u32::MAX {
             return Some((name, String::new(), line));
         }

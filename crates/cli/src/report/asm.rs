@@ -152,7 +152,9 @@ pub fn assembly(
             None => format!("no matches found for regexp {}", rx.as_str()),
             Some(a) if symbols.is_empty() => format!("no matches found for address {a:#x}"),
             Some(a) => {
-                format!("address {a:#x} found in binary, but the corresponding symbols do not have samples in the profile")
+                format!(
+                    "address {a:#x} found in binary, but the corresponding symbols do not have samples in the profile"
+                )
             }
         });
     }

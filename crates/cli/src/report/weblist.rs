@@ -254,7 +254,8 @@ pub fn print_web_list(w: &mut String, rpt: &mut Report) -> Result<(), String> {
                 }
                 continue;
             }
-            let match_file = loc.mapping.is_some_and(|m| sym.is_match(p.str(p.mappings[m as usize].filename)));
+            let match_file =
+                loc.mapping.is_some_and(|m| sym.is_match(p.str(p.mappings[m as usize].filename)));
             for (j, line) in lines.iter().enumerate() {
                 let f = &p.functions[line.function as usize];
                 let matches = sym.is_match(p.str(f.name))
@@ -290,7 +291,10 @@ pub fn print_web_list(w: &mut String, rpt: &mut Report) -> Result<(), String> {
         i += 1;
         let (li, obj) = addrs[&begin];
         let m = &p.mappings[p.locations[li as usize].mapping.unwrap_or(0) as usize];
-        while i < with_obj.len() && with_obj[i] <= end.wrapping_add(2 * EXPAND) && with_obj[i] < m.memory_limit {
+        while i < with_obj.len()
+            && with_obj[i] <= end.wrapping_add(2 * EXPAND)
+            && with_obj[i] < m.memory_limit
+        {
             end = with_obj[i];
             sum += flat.get(&end).copied().unwrap_or(0);
             i += 1;
@@ -325,7 +329,8 @@ pub fn print_web_list(w: &mut String, rpt: &mut Report) -> Result<(), String> {
         sp.insts.insert(addr, x);
         sp.add_stack(addr, &frames);
     }
-    ranges.sort_by(|a, b| b.score.cmp(&a.score));
+    // Go's (unstable) sort, so that ranges of equal weight keep Go's order.
+    crate::disasm::gosort::sort_func(&mut ranges, &|a: &Range, b: &Range| b.score.cmp(&a.score));
     ranges.truncate(25);
     if rpt.opts.intel_syntax {
         // Go's disassembler has no Intel syntax: pprof skips the ranges.
@@ -351,7 +356,8 @@ pub fn print_web_list(w: &mut String, rpt: &mut Report) -> Result<(), String> {
             let mut frames = obj.source_line(addr).unwrap_or_else(|| {
                 vec![Frame { func: String::new(), file: inst.file.clone(), line: inst.line }]
             });
-            let mut x = InstInfo { obj_addr: inst.addr, length, disasm: inst.text.clone(), ..Default::default() };
+            let mut x =
+                InstInfo { obj_addr: inst.addr, length, disasm: inst.text.clone(), ..Default::default() };
             if let Some(f) = frames.first() {
                 x.file.clone_from(&f.file);
                 x.line = f.line;
@@ -394,9 +400,8 @@ pub fn print_web_list(w: &mut String, rpt: &mut Report) -> Result<(), String> {
     names.sort();
 
     let legend = rpt.profile_labels();
-    let from_legend = |prefix: &str| {
-        legend.iter().find_map(|l| l.strip_prefix(prefix)).unwrap_or("unknown").to_string()
-    };
+    let from_legend =
+        |prefix: &str| legend.iter().find_map(|l| l.strip_prefix(prefix)).unwrap_or("unknown").to_string();
     let title = format!("{} {}", from_legend("File: "), from_legend("Type: "));
     let _ = write!(
         w,
@@ -461,8 +466,9 @@ fn write_line(
 ) {
     let (mut flat, mut cum) = (0, 0);
     let mut last_addr = 0u64;
-    // (instruction, starts a block)
-    let mut asm: Vec<(InstInfo, bool, &[(String, i64)])> = Vec::new();
+    // (instruction, starts a block, inlined calls)
+    type Row<'a> = (InstInfo, bool, &'a [(String, i64)]);
+    let mut asm: Vec<Row<'_>> = Vec::new();
     for x in at {
         let i = sp.insts.get(&x.addr).cloned().unwrap_or_default();
         flat += i.flat;
@@ -479,14 +485,13 @@ fn write_line(
     } else {
         "deadsrc"
     };
-    let _ = write!(w, "\n<span class=line>{}</span> <span class={class}>", go_html_escape(&format!(" {lineno:>6}")));
-    let text = format!(
-        "  {:>10} {:>10} {:>8}  {} ",
-        value_or_dot(flat, rpt),
-        value_or_dot(cum, rpt),
-        "",
-        contents
+    let _ = write!(
+        w,
+        "\n<span class=line>{}</span> <span class={class}>",
+        go_html_escape(&format!(" {lineno:>6}"))
     );
+    let text =
+        format!("  {:>10} {:>10} {:>8}  {} ", value_or_dot(flat, rpt), value_or_dot(cum, rpt), "", contents);
     w.push_str(&go_html_escape(&text));
     w.push_str("</span>");
     if class != "livesrc" {
