@@ -14,7 +14,7 @@ use crate::measurement::percentage;
 pub struct ObjSymbol {
     /// The symbol.
     pub sym: Sym,
-    /// Index of its binary in [`Assembly::files`].
+    /// Index of its binary among those opened.
     pub file: usize,
 }
 
