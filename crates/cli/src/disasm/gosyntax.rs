@@ -300,21 +300,40 @@ fn op_name(inst: &Instruction) -> String {
     }
 }
 
-/// Whether Go's decoder knows the instruction: it has no BMI1/BMI2 (VEX-coded
-/// integer operations) and prints `?` for their first byte.
-pub fn known_to_go(inst: &Instruction) -> bool {
+/// Whether Go's decoder knows the instruction (encoded as `bytes`): it has no
+/// BMI1/BMI2 (VEX-coded integer operations), nor the `/1` alias of `TEST`
+/// (F6/F7), and prints `?` for their first byte.
+pub fn known_to_go(inst: &Instruction, bytes: &[u8]) -> bool {
     use Mnemonic::*;
-    !matches!(
-        inst.mnemonic(),
-        Andn | Bextr | Blsi | Blsmsk | Blsr | Bzhi | Mulx | Pdep | Pext | Rorx | Sarx | Shlx | Shrx
-    )
+    match inst.mnemonic() {
+        Andn | Bextr | Blsi | Blsmsk | Blsr | Bzhi | Mulx | Pdep | Pext | Rorx | Sarx | Shlx | Shrx => false,
+        Test => {
+            let mut i = 0;
+            while i < bytes.len()
+                && matches!(
+                    bytes[i],
+                    0x66 | 0x67 | 0xf0 | 0xf2 | 0xf3 | 0x2e | 0x36 | 0x3e | 0x26 | 0x64 | 0x65
+                )
+            {
+                i += 1;
+            }
+            if i < bytes.len() && (0x40..=0x4f).contains(&bytes[i]) {
+                i += 1;
+            }
+            !(matches!(bytes.get(i), Some(0xf6 | 0xf7))
+                && bytes.get(i + 1).is_some_and(|m| (m >> 3) & 7 == 1))
+        }
+        _ => true,
+    }
 }
 
 /// Formats `inst` (whose encoding is `bytes`) in Go syntax.
 pub fn format(inst: &Instruction, bytes: &[u8], lookup: Lookup<'_>) -> String {
     let ds = data_size(bytes);
-    if inst.mnemonic() == Mnemonic::Int3 {
-        return "INT $0x3".into();
+    match inst.mnemonic() {
+        Mnemonic::Int3 => return "INT $0x3".into(),
+        Mnemonic::Xlatb => return "XLATB DS:0(BX)".into(),
+        _ => {}
     }
     let mut intel: Vec<String> = (0..inst.op_count()).map(|i| arg(inst, i, ds, lookup)).collect();
     if inst.op_mask() != Register::None && !intel.is_empty() {

@@ -157,13 +157,18 @@ impl ObjFile {
             let bytes = &code[i..];
             let mut dec = iced_x86::Decoder::with_ip(64, bytes, pc, iced_x86::DecoderOptions::NONE);
             let inst = dec.decode();
-            let (text, size) = if inst.is_invalid() || inst.len() == 0 || !gosyntax::known_to_go(&inst) {
+            let (text, size) = if inst.is_invalid()
+                || inst.len() == 0
+                || !gosyntax::known_to_go(&inst, &bytes[..inst.len()])
+            {
                 ("?".to_string(), 1)
             } else {
                 let mut size = inst.len() as u64;
                 if matches!(inst.mnemonic(), iced_x86::Mnemonic::Vzeroupper | iced_x86::Mnemonic::Vzeroall) {
-                    // Go's decoder reads a ModRM byte after VZEROUPPER and VZEROALL.
-                    size += 1;
+                    // Go's decoder reads a ModRM byte (and its SIB and displacement)
+                    // after VZEROUPPER and VZEROALL.
+                    size +=
+                        bytes.get(size as usize).map_or(1, |&m| modrm_len(m, bytes.get(size as usize + 1)));
                 }
                 if size as usize > bytes.len() {
                     ("?".to_string(), 1)
@@ -199,6 +204,28 @@ impl ObjFile {
         let t = self.lines.as_ref()?;
         let (func, file, line) = t.pc_to_func(self.obj_addr(addr))?;
         Some(vec![Frame { func, file, line }])
+    }
+}
+
+/// The length of a ModRM byte `m` with its SIB byte (`sib`) and displacement.
+fn modrm_len(m: u8, sib: Option<&u8>) -> u64 {
+    let (md, rm) = (m >> 6, m & 7);
+    if md == 3 {
+        return 1;
+    }
+    let mut n = 1;
+    if rm == 4 {
+        n += 1;
+        if md == 0 && sib.is_some_and(|s| s & 7 == 5) {
+            n += 4;
+        }
+    } else if md == 0 && rm == 5 {
+        n += 4;
+    }
+    n + match md {
+        1 => 1,
+        2 => 4,
+        _ => 0,
     }
 }
 
