@@ -156,6 +156,16 @@ fn go_binary_disasm_by_address_matches_go() {
         .unwrap_or_else(|| panic!("no address in:\n{text}"))
         .to_string();
     compare(&[&format!("-disasm=0x{addr}"), s(bin), s(prof)]);
+    // An address in a symbol without samples, and one in no symbol: both fail alike.
+    let obj = rustprof_cli::disasm::ObjFile::open(s(bin), 0).unwrap();
+    let cold = obj.symbols(&regex::Regex::new("^runtime\\.printlock$").unwrap(), 0);
+    let cold = format!("-disasm={:#x}", cold.first().expect("runtime.printlock").start + 1);
+    for flag in [cold.as_str(), "-disasm=0x1"] {
+        let (gok, _, gerr) = go_pprof(&[flag, s(bin), s(prof)]);
+        let (ok, _, err) = common::rustprof(&[flag, s(bin), s(prof)]);
+        assert!(!gok && !ok, "{flag}: {gerr} / {err}");
+        assert_eq!(err.lines().last(), gerr.lines().last(), "{flag}");
+    }
 }
 
 #[test]
