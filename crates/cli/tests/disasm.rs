@@ -378,3 +378,28 @@ fn web_ui_disasm_view() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("no matches found for regexp no_such_symbol_here"), "{}", r.text());
 }
+
+/// Without Go: instructions `go tool objdump` printed (kept in tests/data, a few
+/// per mnemonic and operand shape, from the Go and the Rust test binaries).
+#[test]
+fn go_syntax_of_recorded_instructions() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/disasm/go_objdump_sample.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let no_symbols = |_: u64| None;
+    let mut n = 0;
+    let mut bad = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let mut parts = line.splitn(3, ' ');
+        let (addr, hex, want) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let pc = u64::from_str_radix(addr.trim_start_matches("0x"), 16).unwrap();
+        let bytes: Vec<u8> =
+            (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+        let (got, size) = rustprof_cli::disasm::decode(&bytes, pc, &no_symbols);
+        if got != want || size != bytes.len() as u64 {
+            bad.push(format!("{addr} {hex}: want {want:?}, got {got:?} ({size} bytes)"));
+        }
+        n += 1;
+    }
+    assert!(n > 800, "{n} instructions");
+    assert!(bad.is_empty(), "{} of {n} differ:\n{}", bad.len(), bad.join("\n"));
+}

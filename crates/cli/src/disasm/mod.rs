@@ -155,27 +155,7 @@ impl ObjFile {
         while pc < end {
             let i = (pc - self.text_start) as usize;
             let bytes = &code[i..];
-            let mut dec = iced_x86::Decoder::with_ip(64, bytes, pc, iced_x86::DecoderOptions::NONE);
-            let inst = dec.decode();
-            let (text, size) = if inst.is_invalid()
-                || inst.len() == 0
-                || !gosyntax::known_to_go(&inst, &bytes[..inst.len()])
-            {
-                ("?".to_string(), 1)
-            } else {
-                let mut size = inst.len() as u64;
-                if matches!(inst.mnemonic(), iced_x86::Mnemonic::Vzeroupper | iced_x86::Mnemonic::Vzeroall) {
-                    // Go's decoder reads a ModRM byte (and its SIB and displacement)
-                    // after VZEROUPPER and VZEROALL.
-                    size +=
-                        bytes.get(size as usize).map_or(1, |&m| modrm_len(m, bytes.get(size as usize + 1)));
-                }
-                if size as usize > bytes.len() {
-                    ("?".to_string(), 1)
-                } else {
-                    (gosyntax::format(&inst, &bytes[..inst.len()], &lookup), size)
-                }
-            };
+            let (text, size) = decode(bytes, pc, &lookup);
             let (file, line) = self.lines.as_ref().map(|t| t.pc_to_line(pc)).unwrap_or_default();
             out.push(Inst { addr: pc, text, file, line });
             pc += size;
@@ -205,6 +185,27 @@ impl ObjFile {
         let (func, file, line) = t.pc_to_func(self.obj_addr(addr))?;
         Some(vec![Frame { func, file, line }])
     }
+}
+
+/// Decodes the instruction at the start of `bytes` (at address `pc`) as Go's
+/// disassembler does: its Go syntax and size; `?` and 1 for bytes Go's decoder
+/// does not take for an instruction. `lookup` names addresses after symbols.
+pub fn decode(bytes: &[u8], pc: u64, lookup: gosyntax::Lookup<'_>) -> (String, u64) {
+    let mut dec = iced_x86::Decoder::with_ip(64, bytes, pc, iced_x86::DecoderOptions::NONE);
+    let inst = dec.decode();
+    if inst.is_invalid() || inst.len() == 0 || !gosyntax::known_to_go(&inst, &bytes[..inst.len()]) {
+        return ("?".to_string(), 1);
+    }
+    let mut size = inst.len() as u64;
+    if matches!(inst.mnemonic(), iced_x86::Mnemonic::Vzeroupper | iced_x86::Mnemonic::Vzeroall) {
+        // Go's decoder reads a ModRM byte (and its SIB and displacement)
+        // after VZEROUPPER and VZEROALL.
+        size += bytes.get(size as usize).map_or(1, |&m| modrm_len(m, bytes.get(size as usize + 1)));
+    }
+    if size as usize > bytes.len() {
+        return ("?".to_string(), 1);
+    }
+    (gosyntax::format(&inst, &bytes[..inst.len()], lookup), size)
 }
 
 /// The length of a ModRM byte `m` with its SIB byte (`sib`) and displacement.
