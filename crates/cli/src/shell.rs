@@ -133,6 +133,7 @@ impl Shell {
             source_path: cfg.source_path.clone(),
             trim_path: cfg.trim_path.clone(),
             intel_syntax: cfg.intel_syntax,
+            list_recursion_once: cfg.list_recursion == "once",
         })
     }
 
@@ -250,7 +251,9 @@ impl Shell {
                     value = self.sample_types.last().cloned().unwrap_or_default();
                 }
                 comment = format!("[{}]", self.sample_types.join(" | "));
-            } else if name == "source_path" {
+            } else if name == "source_path"
+                || (crate::config::EXTENSIONS.contains(&name) && self.cfg.get(f) == Config::default().get(f))
+            {
                 continue;
             } else if name == "nodecount" && value == "-1" {
                 comment = "default".into();

@@ -315,8 +315,33 @@ fn traces_are_recognized() {
             "{err}"
         );
     }
-    // A trace cut inside its last packet: read up to there, with one warning.
+    // A gzip-compressed trace reads as the trace itself, in every mode.
     let bytes = std::fs::read(&path).unwrap();
+    let gz = dir.join("sample.pftrace.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut enc, &bytes).unwrap();
+    std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+    let gz = gz.to_string_lossy().into_owned();
+    let (ok, plain, _) = rustprof(&["-trace_summary", &path]);
+    assert!(ok);
+    let (ok, out, err) = rustprof(&["-trace_summary", &gz]);
+    assert!(ok && err.is_empty(), "{err}");
+    assert_eq!(out, plain.replace(&path, &gz));
+    let (ok, top, err) = rustprof(&["-top", "-trace_profile=sync", &gz]);
+    assert!(ok && top.contains("Total samples = 4ms"), "{err}");
+    let (ok, _, err) = rustprof(&["-top", &gz]);
+    assert!(!ok && err.starts_with(&format!("{gz}: an execution trace (Perfetto), not a profile")), "{err}");
+    // Cut inside the gzip stream: an error naming the file, one line.
+    let gzbytes = std::fs::read(&gz).unwrap();
+    let cutgz = dir.join("cut.pftrace.gz");
+    std::fs::write(&cutgz, &gzbytes[..gzbytes.len() / 2]).unwrap();
+    let (ok, _, err) = rustprof(&["-trace_summary", cutgz.to_str().unwrap()]);
+    assert!(!ok && err.lines().count() == 1, "{err}");
+    assert!(
+        err.starts_with(&format!("{}: decompressing the gzip-compressed trace: ", cutgz.display())),
+        "{err}"
+    );
+    // A trace cut inside its last packet: read up to there, with one warning.
     let cut = dir.join("cut.pftrace");
     std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
     let cut = cut.to_string_lossy().into_owned();

@@ -18,6 +18,7 @@ pub mod asm;
 pub mod callgrind;
 pub mod dot;
 pub mod flame;
+pub mod folded;
 pub mod proto;
 pub mod raw;
 pub mod source;
@@ -73,6 +74,9 @@ pub struct Options {
     pub trim_path: String,
     /// Assembly in Intel syntax (`-intel_syntax`; Go's pprof has only Go's syntax).
     pub intel_syntax: bool,
+    /// `-list_recursion=once`: `list` counts each sample once per routine and
+    /// per line (pprof sums a routine's lines, see [`source`]).
+    pub list_recursion_once: bool,
 }
 
 /// A profile ready for a report, with its total and options.
@@ -533,6 +537,7 @@ fn gen_label(d: usize, n: &str, l: &str, f: &str) -> String {
 pub fn generate_to(rpt: &mut Report, w: &mut dyn std::io::Write) -> Result<(), String> {
     match rpt.opts.format {
         Format::Traces => traces::write_traces(w, rpt).map_err(|e| e.to_string()),
+        Format::Folded => folded::write_folded(w, rpt).map_err(|e| e.to_string()),
         _ => {
             let out = generate(rpt)?;
             w.write_all(&out).map_err(|e| e.to_string())
@@ -566,6 +571,11 @@ pub fn generate(rpt: &mut Report) -> Result<Vec<u8>, String> {
         Format::Dis => asm::print_assembly(&mut out, rpt)?,
         Format::WebList => weblist::print_web_list(&mut out, rpt)?,
         Format::Flame => return Ok(flame::print_flame(rpt)),
+        Format::Folded => {
+            let mut buf = Vec::new();
+            folded::write_folded(&mut buf, rpt).map_err(|e| e.to_string())?;
+            return Ok(buf);
+        }
     }
     Ok(out.into_bytes())
 }

@@ -6,8 +6,8 @@
 //! - A slice still open when the trace ends ends with the trace; an end with
 //!   no open slice is ignored. Events of a track are taken in time order
 //!   (stable), since a task may begin on one thread and end on another.
-//! - States are cut where they overlap ([`flatten`]), other slices are nested
-//!   ([`nest`]), user tasks packed ([`pack`]).
+//! - States are cut where they overlap (`flatten`), other slices are nested
+//!   (`nest`), user tasks packed (`pack`).
 
 use std::borrow::Cow;
 
