@@ -403,3 +403,29 @@ fn go_syntax_of_recorded_instructions() {
     assert!(n > 800, "{n} instructions");
     assert!(bad.is_empty(), "{} of {n} differ:\n{}", bad.len(), bad.join("\n"));
 }
+
+/// A position-independent Go binary (mapped elsewhere than it is linked).
+#[test]
+fn go_pie_binary_disasm_matches_go() {
+    if !have_go() {
+        return;
+    }
+    let (bin, _) = go_case();
+    let dir = bin.parent().unwrap();
+    let pie = dir.join("hot-pie");
+    let st = Command::new("go")
+        .args(["build", "-buildmode=pie", "-o"])
+        .arg(&pie)
+        .arg(".")
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(st.success(), "go build -buildmode=pie failed");
+    let prof = dir.join("pie.pprof");
+    assert!(Command::new(&pie).arg(&prof).status().unwrap().success());
+    let out = compare(&["-disasm=main.hot", s(&pie), s(&prof)]);
+    assert!(out.contains(";main.go:"), "{out}");
+    let (_, gbody) = weblist("go", &["-weblist=main.hot", s(&pie), s(&prof)], &dir.join("pie-go.html"));
+    let (_, body) = weblist("rustprof", &["-weblist=main.hot", s(&pie), s(&prof)], &dir.join("pie-rp.html"));
+    assert_eq!(body, gbody);
+}
