@@ -539,6 +539,7 @@ pub fn generate_raw_report(
         symbol,
         source_path: cfg.source_path.clone(),
         trim_path: cfg.trim_path.clone(),
+        intel_syntax: cfg.intel_syntax,
         list_recursion_once: cfg.list_recursion == "once",
     };
     let total = report::compute_total(&p, index, cfg.mean);

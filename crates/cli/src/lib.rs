@@ -13,6 +13,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod disasm;
 pub mod driver;
 pub mod fetch;
 pub mod filter;

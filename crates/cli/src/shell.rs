@@ -132,6 +132,7 @@ impl Shell {
             symbol: None,
             source_path: cfg.source_path.clone(),
             trim_path: cfg.trim_path.clone(),
+            intel_syntax: cfg.intel_syntax,
             list_recursion_once: cfg.list_recursion == "once",
         })
     }

@@ -230,7 +230,7 @@ fn bad_requests_get_error_pages() {
         ("/ui/peek?f=NoSuchFunction", 400, "no matches found for regexp: NoSuchFunction"),
         ("/ui/source?f=%28", 400, "parsing argument regexp"),
         ("/ui/source?f=NoSuchFunction", 400, "no matches found"),
-        ("/ui/disasm?f=main", 501, "no disassembler"),
+        ("/ui/disasm?f=NoSuchFunction", 400, "no matches found for regexp NoSuchFunction"),
         ("/ui/top?f=%zz", 400, "malformed query encoding"),
     ] {
         let r = server.get(path);

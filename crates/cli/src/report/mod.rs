@@ -14,6 +14,7 @@ use crate::gofmt;
 use crate::graph::{Graph, GraphBuilder, GraphOptions, Strs};
 use crate::measurement;
 
+pub mod asm;
 pub mod callgrind;
 pub mod dot;
 pub mod flame;
@@ -24,6 +25,7 @@ pub mod source;
 pub mod tags;
 pub mod text;
 pub mod traces;
+pub mod weblist;
 
 /// What shapes a report.
 #[derive(Clone, Debug)]
@@ -70,6 +72,8 @@ pub struct Options {
     pub source_path: String,
     /// Prefixes to trim from source paths.
     pub trim_path: String,
+    /// Assembly in Intel syntax (`-intel_syntax`; Go's pprof has only Go's syntax).
+    pub intel_syntax: bool,
     /// `-list_recursion=once`: `list` counts each sample once per routine and
     /// per line (pprof sums a routine's lines, see [`source`]).
     pub list_recursion_once: bool,
@@ -564,10 +568,8 @@ pub fn generate(rpt: &mut Report) -> Result<Vec<u8>, String> {
         Format::TopProto => return Ok(proto::print_top_proto(rpt)),
         Format::List => source::print_source(&mut out, rpt)?,
         Format::Callgrind => callgrind::print_callgrind(&mut out, rpt),
-        Format::Dis => {
-            return Err("disasm is not supported yet: rustprof has no disassembler".into());
-        }
-        Format::WebList => source::print_web_source(&mut out, rpt)?,
+        Format::Dis => asm::print_assembly(&mut out, rpt)?,
+        Format::WebList => weblist::print_web_list(&mut out, rpt)?,
         Format::Flame => return Ok(flame::print_flame(rpt)),
         Format::Folded => {
             let mut buf = Vec::new();

@@ -435,8 +435,3 @@ pub fn print_source(w: &mut String, rpt: &mut Report) -> Result<(), String> {
     }
     Ok(())
 }
-
-/// `weblist` needs a disassembler, which rustprof does not have.
-pub fn print_web_source(_w: &mut String, _rpt: &mut Report) -> Result<(), String> {
-    Err("weblist is not supported: rustprof has no disassembler; use -list for annotated source".into())
-}

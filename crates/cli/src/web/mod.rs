@@ -15,6 +15,7 @@
 //! in the binary (`assets/`) and served from `/ui/static/`: nothing is loaded
 //! from the network.
 
+pub mod disasm;
 pub mod http;
 pub mod page;
 pub mod tags;

@@ -11,6 +11,7 @@
 //! | `/ui/flamegraph` | the flame graph; `/ui/flamegraph.json?path=P` a subtree, `?match=RE` an exact search |
 //! | `/ui/peek?f=RE` | `peek` of `RE` at line granularity (the 50 heaviest nodes) |
 //! | `/ui/source?f=RE` | `list` of `RE` (the 50 heaviest functions) |
+//! | `/ui/disasm?f=RE` | `disasm` of `RE` (the 50 heaviest symbols), in [`super::disasm`] |
 //! | `/ui/download` | the profile |
 
 use std::fmt::Write as _;
@@ -125,12 +126,10 @@ impl WebUi {
             "/ui/peek" => "peek",
             "/ui/source" => "source",
             "/ui/disasm" => {
-                return self.error_page(
-                    req,
-                    "source",
-                    501,
-                    "disasm is not supported: rustprof has no disassembler",
-                );
+                return self.disasm(req).unwrap_or_else(|e| {
+                    crate::driver::errln(&format!("{}: {}", req.path, e.message));
+                    self.error_page(req, "source", e.status, &e.message)
+                });
             }
             _ => return page::plain_error(404, &format!("no such page: {}", req.path)),
         };
@@ -148,14 +147,14 @@ impl WebUi {
     }
 
     /// The command line's options with the URL's applied.
-    fn config_for(&self, req: &Request) -> Result<Config, ViewError> {
+    pub(super) fn config_for(&self, req: &Request) -> Result<Config, ViewError> {
         let mut cfg = self.cfg.clone();
         cfg.apply_url(&req.query).map_err(bad)?;
         Ok(cfg)
     }
 
     /// Generates the report of `cmd` on a copy of the profile.
-    fn make_report(&self, cmd: &[&str], cfg: &Config) -> Result<(Report, Vec<String>), ViewError> {
+    pub(super) fn make_report(&self, cmd: &[&str], cfg: &Config) -> Result<(Report, Vec<String>), ViewError> {
         let cmd: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
         let mut catcher = Catcher::default();
         let (_, rpt) =
@@ -171,7 +170,7 @@ impl WebUi {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn page(
+    pub(super) fn page(
         &self,
         req: &Request,
         view: &str,
