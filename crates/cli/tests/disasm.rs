@@ -80,13 +80,27 @@ fn go_case() -> &'static (PathBuf, PathBuf) {
     })
 }
 
-/// The `disasm_cpu` example (cargo builds examples for integration tests).
+/// The `disasm_cpu` example: `cargo test` builds examples with the tests; a
+/// run of this file alone (`--test disasm`) builds it here.
 fn rust_example() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let deps = exe.parent().unwrap();
-    let p = deps.parent().unwrap().join("examples").join("disasm_cpu");
-    assert!(p.exists(), "{} is missing: cargo builds it with the tests", p.display());
-    p
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().unwrap();
+            let deps = exe.parent().unwrap();
+            let p = deps.parent().unwrap().join("examples").join("disasm_cpu");
+            if !p.exists() {
+                let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+                let st = Command::new(cargo)
+                    .args(["build", "-q", "-p", "rustprof-cli", "--example", "disasm_cpu"])
+                    .status()
+                    .unwrap();
+                assert!(st.success(), "cargo build --example disasm_cpu failed");
+            }
+            assert!(p.exists(), "{} is missing after cargo built it", p.display());
+            p
+        })
+        .clone()
 }
 
 /// A CPU profile of the example, recorded by rustprof.
