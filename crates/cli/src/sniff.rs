@@ -52,7 +52,7 @@ pub fn parse_error(data: &[u8], e: &DecodeError) -> String {
                     Some(what) => {
                         format!("not profile.proto, a Perfetto trace or a legacy profile pprof reads: {what}")
                     }
-                    None => format!("malformed profile.proto: {fe}"),
+                    None => format!("malformed profile.proto: {fe}; not a legacy profile pprof reads either"),
                 };
                 format!("parsing profile: unrecognized profile format ({detail})")
             }
