@@ -225,3 +225,46 @@ fn legacy_mutations_never_panic() {
     }
     assert!(runs > 20_000, "{runs}");
 }
+
+/// A `?debug=1` text fetched over HTTP is read as the same file is: one
+/// request to a one-shot server, the report equal to the file's.
+#[test]
+fn legacy_text_over_http() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let body = std::fs::read(data().join("go/heap.txt")).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = listener.accept().unwrap();
+        let mut req = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = c.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            req.extend_from_slice(&buf[..n]);
+        }
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        c.write_all(head.as_bytes()).unwrap();
+        c.write_all(&body).unwrap();
+        String::from_utf8_lossy(&req).into_owned()
+    });
+    let tmp = common::temp_dir("legacy-http");
+    let url = format!("http://127.0.0.1:{port}/debug/pprof/heap?debug=1");
+    let out = Command::new(env!("CARGO_BIN_EXE_rustprof"))
+        .args(["-symbolize=none", "-raw", &url])
+        .env("PPROF_TMPDIR", &tmp)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
+    let req = server.join().unwrap();
+    assert!(req.starts_with("GET /debug/pprof/heap?debug=1 "), "{req}");
+    assert!(out.status.success(), "{}", show(&out.stderr));
+    let want = std::fs::read(data().join("expected/go_heap.txt.raw")).unwrap();
+    assert!(out.stdout == want, "--- file\n{}--- over http\n{}", show(&want), show(&out.stdout));
+    let _ = std::fs::remove_dir_all(&tmp);
+}

@@ -103,7 +103,7 @@ pub(crate) fn for_types(types: &[&str]) -> (&'static str, &'static str) {
     static ALL: std::sync::OnceLock<[String; 4]> = std::sync::OnceLock::new();
     let [alloc, keep, lock, cpu] =
         ALL.get_or_init(|| [ALLOC.join("|"), ALLOC_KEEP.join("|"), LOCK.join("|"), CPU.join("|")]);
-    if HEAP_TYPES.iter().any(|t| *t == types) {
+    if HEAP_TYPES.contains(&types) {
         (alloc, keep)
     } else if types == ["contentions", "delay"] {
         (lock, "")

@@ -2,17 +2,17 @@
 //! them (google/pprof's `parseLegacy`, tried in its order when a file is not
 //! profile.proto):
 //!
-//! - [`cpu`]: gperftools' binary CPU profile (and Java's), any word size and
+//! - `cpu`: gperftools' binary CPU profile (and Java's), any word size and
 //!   byte order;
-//! - [`heap`]: text heap profiles: Go's `debug=1` heap and allocs, gperftools'
+//! - `heap`: text heap profiles: Go's `debug=1` heap and allocs, gperftools'
 //!   heap profile, growth and fragmentation profiles;
-//! - [`count`]: Go's `debug=1` goroutine and threadcreate profiles;
-//! - [`thread`]: `threadz` thread dumps;
-//! - [`contention`]: Go's `debug=1` block and mutex profiles, C++ contentionz;
-//! - [`java`]: Java's heapz and contentionz text profiles.
+//! - `count`: Go's `debug=1` goroutine and threadcreate profiles;
+//! - `thread`: `threadz` thread dumps;
+//! - `contention`: Go's `debug=1` block and mutex profiles, C++ contentionz;
+//! - `java`: Java's heapz and contentionz text profiles.
 //!
 //! Each makes locations from addresses (less one for return addresses) and
-//! mappings from the memory map at the end ([`maps`]); [`raw`] holds the
+//! mappings from the memory map at the end (`maps`); `raw` holds the
 //! profile meanwhile and applies pprof's passes before it becomes a [`Profile`].
 
 mod contention;

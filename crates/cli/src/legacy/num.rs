@@ -92,11 +92,8 @@ fn parse_uint_body(s: &[u8], base0: bool) -> Result<u64, bool> {
 
 /// Go's `int64(f)` on amd64: truncation, and the minimum for NaN or out of range.
 pub(crate) fn f64_to_i64(f: f64) -> i64 {
-    if f.is_nan() || f >= 9.223_372_036_854_775_807e18 || f < -9.223_372_036_854_775_808e18 {
-        i64::MIN
-    } else {
-        f as i64
-    }
+    const TWO_63: f64 = (1u64 << 63) as f64;
+    if (-TWO_63..TWO_63).contains(&f) { f as i64 } else { i64::MIN }
 }
 
 /// pprof's `parseHexAddresses`: every `0x...` in `s`, or the text of the first
