@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use hashbrown::HashMap;
 use regex::bytes::Regex;
 
 use super::raw::Map;
@@ -52,9 +53,9 @@ fn res() -> &'static Res {
 /// `parseProcMapsFromScanner`).
 pub(crate) fn parse(s: &mut Scanner<'_>) -> Result<Vec<Map>, String> {
     let mut maps = Vec::new();
-    let mut attrs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut attrs = Attrs::default();
     while s.scan() {
-        let line = replace(remove_logging_info(s.text()), &attrs);
+        let line = attrs.replace(remove_logging_info(s.text()));
         match parse_entry(&line) {
             Entry::Map(m) => maps.push(m),
             Entry::Skip => {}
@@ -62,7 +63,7 @@ pub(crate) fn parse(s: &mut Scanner<'_>) -> Result<Vec<Map>, String> {
                 if let Some(eq) = line.iter().position(|&b| b == b'=') {
                     let mut key = b"$".to_vec();
                     key.extend_from_slice(super::scan::trim(&line[..eq]));
-                    attrs.push((key, super::scan::trim(&line[eq + 1..]).to_vec()));
+                    attrs.define(key, super::scan::trim(&line[eq + 1..]).to_vec());
                 }
             }
         }
@@ -78,24 +79,62 @@ fn remove_logging_info(line: &[u8]) -> &[u8] {
     }
 }
 
-/// Go's `strings.Replacer` over `$name` pairs: at each position the first pair
-/// (in definition order) that matches is replaced.
-fn replace(line: &[u8], attrs: &[(Vec<u8>, Vec<u8>)]) -> Vec<u8> {
-    if attrs.is_empty() {
-        return line.to_vec();
+/// The `$name` definitions of a memory map, for Go's `strings.Replacer`: at
+/// each position the first definition (in order) that matches is replaced.
+/// Definitions are indexed by length, so a line costs its `$`s times the
+/// number of distinct name lengths, not times the number of definitions.
+#[derive(Default)]
+struct Attrs {
+    /// (name length, name -> (definition order, value)), lengths in first-seen order.
+    by_len: Vec<(usize, HashMap<Vec<u8>, (usize, Vec<u8>)>)>,
+    n: usize,
+}
+
+impl Attrs {
+    fn define(&mut self, name: Vec<u8>, value: Vec<u8>) {
+        let order = self.n;
+        self.n += 1;
+        let len = name.len();
+        let i = match self.by_len.iter().position(|(l, _)| *l == len) {
+            Some(i) => i,
+            None => {
+                self.by_len.push((len, HashMap::new()));
+                self.by_len.len() - 1
+            }
+        };
+        self.by_len[i].1.entry(name).or_insert((order, value));
     }
-    let mut out = Vec::with_capacity(line.len());
-    let mut i = 0;
-    while i < line.len() {
-        if let Some((old, new)) = attrs.iter().find(|(old, _)| line[i..].starts_with(old)) {
-            out.extend_from_slice(new);
-            i += old.len();
-        } else {
-            out.push(line[i]);
-            i += 1;
+
+    fn replace(&self, line: &[u8]) -> Vec<u8> {
+        if self.n == 0 || !line.contains(&b'$') {
+            return line.to_vec();
         }
+        let mut out = Vec::with_capacity(line.len());
+        let mut i = 0;
+        while i < line.len() {
+            let best = if line[i] == b'$' {
+                self.by_len
+                    .iter()
+                    .filter_map(|(len, m)| {
+                        line.get(i..i + len).and_then(|k| m.get(k)).map(|(o, v)| (*o, *len, v))
+                    })
+                    .min_by_key(|(o, _, _)| *o)
+            } else {
+                None
+            };
+            match best {
+                Some((_, len, v)) => {
+                    out.extend_from_slice(v);
+                    i += len;
+                }
+                None => {
+                    out.push(line[i]);
+                    i += 1;
+                }
+            }
+        }
+        out
     }
-    out
 }
 
 enum Entry {
@@ -155,6 +194,9 @@ mod tests {
             "I1203 10:00:00.000 x.cc:12] 0x1000-0x2000 /bin/app (@f00) abc123\n",
             "dir=/opt\n",
             "0x3000-0x4000 $dir/lib.so\n",
+            "d=/first\n",
+            "dir=/second\n",
+            "0x5000-0x6000 $dir/$d/x\n",
         ));
         assert_eq!(
             got,
@@ -163,6 +205,7 @@ mod tests {
                 (0x7f00, 0x8f00, 0, "[vdso]".into(), "".into()),
                 (0x1000, 0x2000, 0xf00, "/bin/app".into(), "abc123".into()),
                 (0x3000, 0x4000, 0, "/opt/lib.so".into(), "".into()),
+                (0x5000, 0x6000, 0, "/opt//first/x".into(), "".into()),
             ]
         );
         assert!(is_sentinel(b"xx MAPPED_LIBRARIES: yy") && !is_sentinel(b"MAPPED"));
