@@ -114,3 +114,20 @@ I1203 10:00:00.000000 1234 heap.cc:99] bin=/usr/local/bin
 I1203 10:00:00.000000 1234 heap.cc:99] 00400000-00452000 r-xp 00000000 08:01 1311 $bin/server
 7f3c2a000000-7f3c2a1c0000 r-xp 00000000 08:01 2290 /lib/x86_64-linux-gnu/libc-2.31.so
 """)
+
+# 32-bit little-endian words, as a 32-bit x86 gperftools writes them.
+open("cpu32le.prof", "wb").write(cpp("<I", 0xb7000000, MAPS32))
+
+write("cpp.fragmentation", """heap profile:    4:   262144 [     4:   262144] @ fragmentationz
+     3:   196608 [     3:   196608] @ 0x400a12 0x400b21 0x400c31
+     1:    65536 [     1:    65536] @ 0x400d44 0x400c31
+""" + MAPS)
+
+# A thread dump without the threadz header, ending at "---- no stack trace for".
+write("cpp.threads", """--- Thread 7f0a1c000700 (name: io/77) stack: ---
+  PC: 0x400a12 0x400b21 0x400c31
+  0x400d44
+--- Thread 7f0a1c800700 (name: io/78) stack: ---
+  PC: 0x400a22 0x400b21 0x400c31
+---- no stack trace for thread 7f0a1d000700 ----
+""" + MAPS)
