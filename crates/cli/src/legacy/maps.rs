@@ -83,10 +83,13 @@ fn remove_logging_info(line: &[u8]) -> &[u8] {
 /// each position the first definition (in order) that matches is replaced.
 /// Definitions are indexed by length, so a line costs its `$`s times the
 /// number of distinct name lengths, not times the number of definitions.
+/// Names of one length -> (definition order, value).
+type Definitions = HashMap<Vec<u8>, (usize, Vec<u8>)>;
+
 #[derive(Default)]
 struct Attrs {
-    /// (name length, name -> (definition order, value)), lengths in first-seen order.
-    by_len: Vec<(usize, HashMap<Vec<u8>, (usize, Vec<u8>)>)>,
+    /// (name length, its names), lengths in first-seen order.
+    by_len: Vec<(usize, Definitions)>,
     n: usize,
 }
 
