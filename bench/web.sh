@@ -72,7 +72,7 @@ print(d["nameIds"][n[8 if d["mean"] else 6]] if len(n) > 6 else "")')
 # view | rustprof path | go tool pprof path ("-": no such view)
 views=(
     "Top|/ui/top|/ui/top"
-    "Graph|/ui/graph|/ui/"
+    "Graph|/ui/graph|/ui/graph"
     "Flame Graph|/ui/flamegraph|/ui/flamegraph"
     "Peek|/ui/peek?f=func_1%5Cb|/ui/peek?f=func_1%5Cb"
     "Source|/ui/source?f=func_1%24|/ui/source?f=func_1%24"

@@ -35,6 +35,8 @@ pub enum Format {
     WebList,
     /// Interactive flame graph (HTML).
     Flame,
+    /// Collapsed stacks (`a;b;c 12`).
+    Folded,
 }
 
 /// What happens to a report after it is generated.
@@ -135,6 +137,14 @@ pub const COMMANDS: &[Command] = &[
         false,
         "Outputs an interactive flame graph (standalone HTML)",
         "flame [focus_regex]* [-ignore_regex]* >f\nWrite a flame graph of the samples: hover for values, click to zoom, search.\nInclude samples matching focus_regex, and exclude ignore_regex.\nOptionally save the report on the file f",
+    ),
+    c(
+        "folded",
+        Format::Folded,
+        Post::None,
+        false,
+        "Outputs the samples as folded stacks (flamegraph.pl, inferno)",
+        "folded [focus_regex]* [-ignore_regex]* >f\nOne line per stack: frames root first, separated by ';', then the value.\nInclude samples matching focus_regex, and exclude ignore_regex.\nOptionally save the report on the file f",
     ),
     c(
         "gif",
@@ -278,7 +288,7 @@ pub const COMMANDS: &[Command] = &[
 
 /// Commands rustprof has and `go tool pprof` does not. Every help text lists
 /// them (the shell's `help` too: its only lines that pprof's lacks).
-pub const EXTENSIONS: &[&str] = &["flame"];
+pub const EXTENSIONS: &[&str] = &["flame", "folded"];
 
 /// The command with this name.
 pub fn command(name: &str) -> Option<&'static Command> {

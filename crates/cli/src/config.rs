@@ -74,6 +74,9 @@ pub struct Config {
     pub show_columns: bool,
     /// `functions`, `filefunctions`, `files`, `lines` or `addresses`.
     pub granularity: String,
+    /// How `list` counts recursion: `pprof` (a routine's lines summed, as pprof
+    /// prints it) or `once` (each sample once per routine and line). rustprof's.
+    pub list_recursion: String,
 }
 
 impl Default for Config {
@@ -114,6 +117,7 @@ impl Default for Config {
             // Today's pprof leaves it unset: the report chooses ("functions"
             // for most, "filefunctions" for stacks); Go 1.19 said "functions".
             granularity: if gofmt::compat_go119() { "functions".into() } else { String::new() },
+            list_recursion: LIST_RECURSION_DEFAULT.into(),
         }
     }
 }
@@ -147,7 +151,15 @@ pub struct Field {
     pub help: &'static str,
 }
 
-/// All options, in pprof's declaration order.
+/// The default of `list_recursion`: pprof's numbers.
+pub const LIST_RECURSION_DEFAULT: &str = "pprof";
+
+/// Options rustprof has and pprof does not: listed by the help texts, and by
+/// the shell's `o` only when set to something else than their default (so
+/// that `o` prints what pprof prints unless they are used).
+pub const EXTENSIONS: &[&str] = &["list_recursion"];
+
+/// All options, in pprof's declaration order (rustprof's own at the end).
 pub const FIELDS: &[Field] = &[
     Field {
         name: "output",
@@ -237,14 +249,14 @@ pub const FIELDS: &[Field] = &[
     Field {
         name: "tagroot",
         kind: Kind::Str,
-        urlparam: "",
+        urlparam: "tagroot",
         saved: true,
         help: "Adds pseudo stack frames for labels key/value pairs at the callstack root.\nA comma-separated list of label keys.\nThe first key creates frames at the new root.\n",
     },
     Field {
         name: "tagleaf",
         kind: Kind::Str,
-        urlparam: "",
+        urlparam: "tagleaf",
         saved: true,
         help: "Adds pseudo stack frames for labels key/value pairs at the callstack leaf.\nA comma-separated list of label keys.\nThe last key creates frames at the new leaf.\n",
     },
@@ -374,6 +386,13 @@ pub const FIELDS: &[Field] = &[
         saved: true,
         help: "",
     },
+    Field {
+        name: "list_recursion",
+        kind: Kind::Str,
+        urlparam: "recursion",
+        saved: false,
+        help: "How list counts a recursive function's cumulative value (pprof or once)\npprof (default): a routine's cum is the sum of its lines', as go tool pprof prints it:\na sample on several lines of a recursive function counts once per line (can exceed 100%).\nonce: each sample counts once per routine and once per line (at most 100% of the total).\n",
+    },
 ];
 
 /// Whether the pprof being matched knows the option: `showcolumns` came after
@@ -465,6 +484,7 @@ impl Config {
             "noinlines" => self.noinlines.to_string(),
             "showcolumns" => self.show_columns.to_string(),
             "granularity" => self.granularity.clone(),
+            "list_recursion" => self.list_recursion.clone(),
             _ => String::new(),
         }
     }
@@ -490,6 +510,7 @@ impl Config {
             "tagshow" => &mut self.tagshow,
             "taghide" => &mut self.taghide,
             "granularity" => &mut self.granularity,
+            "list_recursion" => &mut self.list_recursion,
             _ => return None,
         })
     }
@@ -520,6 +541,13 @@ impl Config {
                 if let Some(s) = self.str_mut(f.name) {
                     *s = value.to_string();
                 }
+            }
+            Kind::Str if f.name == "list_recursion" && !matches!(value, "pprof" | "once") => {
+                return Err(format!(
+                    "invalid {} value {}: pprof or once",
+                    gofmt::quote(f.name),
+                    gofmt::quote(value)
+                ));
             }
             Kind::Str => {
                 if let Some(s) = self.str_mut(f.name) {

@@ -202,6 +202,11 @@ pub fn parse_flags(args: &[String]) -> Result<(Source, Option<Vec<String>>, Conf
         })?;
         crate::limits::set_max_profile_size(n);
     }
+    crate::remote::tls::set_files(crate::remote::tls::Files {
+        cert: p.str("tls_cert"),
+        key: p.str("tls_key"),
+        ca: p.str("tls_ca"),
+    });
     let mut cfg = Config::default();
     apply_config_flags(&p, &mut cfg)?;
 
@@ -534,6 +539,7 @@ pub fn generate_raw_report(
         symbol,
         source_path: cfg.source_path.clone(),
         trim_path: cfg.trim_path.clone(),
+        list_recursion_once: cfg.list_recursion == "once",
     };
     let total = report::compute_total(&p, index, cfg.mean);
     if !relative {
@@ -549,7 +555,7 @@ pub fn generate_report(p: Profile, cmd: &[String], cfg: &Config, ui: &mut dyn Ui
     crate::timing::mark("fetched");
     let (c, mut rpt) = generate_raw_report(p, cmd, cfg, ui)?;
     crate::timing::mark("filtered");
-    if c.post == Post::None && rpt.opts.format == Format::Traces {
+    if c.post == Post::None && matches!(rpt.opts.format, Format::Traces | Format::Folded) {
         // Large text: stream it.
         let r = crate::post::stream(&cfg.output, ui, &mut |w| report::generate_to(&mut rpt, w));
         crate::timing::mark("generated");

@@ -132,6 +132,7 @@ impl Shell {
             symbol: None,
             source_path: cfg.source_path.clone(),
             trim_path: cfg.trim_path.clone(),
+            list_recursion_once: cfg.list_recursion == "once",
         })
     }
 
@@ -249,7 +250,9 @@ impl Shell {
                     value = self.sample_types.last().cloned().unwrap_or_default();
                 }
                 comment = format!("[{}]", self.sample_types.join(" | "));
-            } else if name == "source_path" {
+            } else if name == "source_path"
+                || (crate::config::EXTENSIONS.contains(&name) && self.cfg.get(f) == Config::default().get(f))
+            {
                 continue;
             } else if name == "nodecount" && value == "-1" {
                 comment = "default".into();

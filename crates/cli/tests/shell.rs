@@ -95,15 +95,22 @@ fn run(program: &[&str], args: &[String], script: &str, dir: &Path) -> Outcome {
 
 /// The line of the shell's `help` for rustprof's `flame`, which pprof lacks.
 const FLAME_HELP: &str = "    flame            Outputs an interactive flame graph (standalone HTML)\n";
+/// The lines of the shell's `help` for rustprof's other extensions: `folded`
+/// and the `list_recursion` option (which `o` lists only once it is set).
+const EXTENSION_HELP: &[&str] = &[
+    FLAME_HELP,
+    "    folded           Outputs the samples as folded stacks (flamegraph.pl, inferno)\n",
+    "    list_recursion   How list counts a recursive function's cumulative value (pprof or once)\n",
+];
 
 /// Runs `script` through both tools and compares everything.
 fn check(name: &str, args: &[String], script: &str) {
     let tmp = std::env::temp_dir().join(format!("rustprof-shell-test-{}-{name}", std::process::id()));
     let want = run(&["go", "tool", "pprof"], args, script, &tmp.join("go"));
     let mut got = run(&[env!("CARGO_BIN_EXE_rustprof")], args, script, &tmp.join("rustprof"));
-    // rustprof's own command is listed by `help`; pprof has no such line.
-    if got.stderr.contains(FLAME_HELP) {
-        got.stderr = got.stderr.replace(FLAME_HELP, "");
+    // rustprof's own commands and options are listed by `help`; pprof has no such lines.
+    for line in EXTENSION_HELP {
+        got.stderr = got.stderr.replace(line, "");
     }
     let _ = std::fs::remove_dir_all(&tmp);
     assert!(want.stdout.starts_with("(pprof) "), "{name}: the reference did not run the shell: {want:?}");
@@ -277,5 +284,7 @@ fn help_lists_flame() {
     let tmp = std::env::temp_dir().join(format!("rustprof-shell-help-{}", std::process::id()));
     let got = run(&[env!("CARGO_BIN_EXE_rustprof")], &a, "help\n", &tmp);
     let _ = std::fs::remove_dir_all(&tmp);
-    assert!(got.stderr.contains(FLAME_HELP), "{}", got.stderr);
+    for line in EXTENSION_HELP {
+        assert!(got.stderr.contains(line), "{line:?} missing from {}", got.stderr);
+    }
 }

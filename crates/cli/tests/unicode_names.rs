@@ -230,6 +230,9 @@ fn options(r: &mut Rng) -> Vec<String> {
     if r.chance(20) {
         o.push(format!("-sample_index={}", r.below(2)));
     }
+    if r.chance(20) {
+        o.push("-list_recursion=once".into());
+    }
     o
 }
 
@@ -248,6 +251,7 @@ const COMMANDS: &[&str] = &[
     "comments",
     "list",
     "flame",
+    "folded",
     "disasm",
     "weblist",
 ];

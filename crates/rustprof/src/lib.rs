@@ -14,7 +14,7 @@
 //!   from a small std-only server, or an axum router (feature `axum`);
 //! - [`labels`]: key/value labels for the samples of a thread or an async task;
 //! - [`threads`]: the stacks of every thread right now (Go's goroutine profile);
-//! - [`bench`] (feature `bench`): Go's benchmark harness for `harness = false`
+//! - `bench` (feature `bench`): Go's benchmark harness for `harness = false`
 //!   bench targets, `cargo bench -- -benchmem -cpuprofile prof.cpu`.
 //!
 //! Profiles are [`rustprof_profile::Profile`]s, symbolized in-process (functions,

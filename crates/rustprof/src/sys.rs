@@ -115,21 +115,7 @@ pub(crate) fn perf_task_clock(
         sig_data: sigtrap.unwrap_or(0),
         ..Default::default()
     };
-    // SAFETY: the attribute struct is fully initialized and outlives the call;
-    // pid=tid, cpu=-1 measures that thread on any CPU.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            &mut attr as *mut PerfEventAttr,
-            tid,
-            -1i32,
-            -1i32,
-            PERF_FLAG_FD_CLOEXEC,
-        )
-    } as i32;
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let fd = perf_event_open(&mut attr, tid)?;
     if sigtrap.is_some() {
         return Ok(fd);
     }
@@ -152,6 +138,26 @@ pub(crate) fn perf_task_clock(
     if let Err(e) = setup() {
         close(fd);
         return Err(e);
+    }
+    Ok(fd)
+}
+
+/// Opens the perf event `attr` on thread `tid` (any CPU), close-on-exec.
+pub(crate) fn perf_event_open(attr: &mut PerfEventAttr, tid: i32) -> io::Result<i32> {
+    // SAFETY: the attribute struct is fully initialized and outlives the call;
+    // pid=tid, cpu=-1 measures that thread on any CPU.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            attr as *mut PerfEventAttr,
+            tid,
+            -1i32,
+            -1i32,
+            PERF_FLAG_FD_CLOEXEC,
+        )
+    } as i32;
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(fd)
 }

@@ -302,3 +302,67 @@ fn heap_counter_follows_what_the_program_holds() {
     // ... and falling when it is freed.
     assert!(values.last().unwrap() + held / 2 < *values.iter().max().unwrap(), "{values:?}");
 }
+
+/// The CPU-state slices of thread `name` in `t` (`None` when the trace says
+/// context switches were not recorded: perf events denied; under CI only a
+/// refused `perf_event_open` may do that).
+fn sched_states<'a>(t: &'a Trace, name: &str) -> Option<Vec<&'a str>> {
+    if let Some(e) =
+        t.events.iter().find(|e| e.category == vocab::SCHED && e.name.starts_with("context switches"))
+    {
+        let why = format!("{e:?}");
+        assert!(std::env::var_os("CI").is_none() || why.contains("perf_event_open"), "under CI: {why}");
+        eprintln!("skipping: {why}");
+        return None;
+    }
+    let thread = t.tracks.iter().find(|tr| tr.name == name).unwrap_or_else(|| panic!("no {name}")).uuid;
+    let sched = t
+        .tracks
+        .iter()
+        .find(|tr| tr.parent == Some(thread) && tr.name == vocab::SCHED_TRACK)
+        .unwrap_or_else(|| panic!("no cpu state track under {name}"))
+        .uuid;
+    Some(
+        t.events
+            .iter()
+            .filter(|e| e.track == sched && e.kind == EventKind::SliceBegin)
+            .map(|e| e.name.as_str())
+            .collect(),
+    )
+}
+
+/// Context switches are a source of the session: a streaming trace and the
+/// flight recorder running together both get the CPU-state slices (each as
+/// compact sequences, which Perfetto's schema reads as `check` verifies).
+#[test]
+fn context_switches_reach_the_stream_and_the_flight_recorder() {
+    let _l = lock();
+    let fr = FlightRecorder::new(FlightRecorderConfig::default());
+    fr.start().unwrap();
+    let out = Shared::default();
+    trace::start(out.clone()).unwrap();
+    std::thread::Builder::new()
+        .name("napper".into())
+        .spawn(|| {
+            // 300 ms: the collector attaches to a thread on its next pass.
+            for _ in 0..12 {
+                let _r = trace::region("nap");
+                std::thread::sleep(Duration::from_millis(25));
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    trace::stop().unwrap();
+    let mut w = Vec::new();
+    fr.write_to(&mut w).unwrap();
+    fr.stop();
+    let streamed = check(&out.0.lock().unwrap(), "switches-stream");
+    let window = check(&w, "switches-window");
+    for (what, t) in [("stream", &streamed), ("window", &window)] {
+        let Some(states) = sched_states(t, "napper") else { return };
+        let blocked = states.iter().filter(|s| **s == vocab::BLOCKED).count();
+        assert!(blocked >= 4, "{what}: {states:?}");
+        assert!(states.contains(&vocab::RUNNING), "{what}: {states:?}");
+    }
+}

@@ -1,17 +1,25 @@
-//! Reading Perfetto `TracePacket`s into a [`Trace`].
+//! Reading Perfetto `TracePacket`s into a [`Trace`]: [`crate::scan::scan`]
+//! does the reading, [`decode`] keeps what it is handed.
 
 use hashbrown::HashMap;
 
 use crate::encode::f;
-use crate::wire::{Reader, Value};
-use crate::{Arg, ArgValue, CounterUnit, DecodeError, Event, EventKind, Trace, Track, TrackKind};
+use crate::scan::{ArgRef, EventRef, Visitor};
+use crate::wire::Reader;
+use crate::{Arg, ArgValue, CounterUnit, DecodeError, Event, Trace, Track, TrackKind};
 
+/// What a sequence's packets said for those that follow.
 #[derive(Default)]
 pub(crate) struct Sequence {
     pub(crate) names: HashMap<u64, String>,
     pub(crate) categories: HashMap<u64, String>,
     pub(crate) annotation_names: HashMap<u64, String>,
     pub(crate) clock_id: Option<u32>,
+    /// `TrackEventDefaults.track_uuid`.
+    pub(crate) default_track: Option<u64>,
+    /// Incremental clocks of the sequence: id → (current value, the trace
+    /// clock it maps to, that clock's reading minus this one's at the snapshot).
+    pub(crate) incremental: HashMap<u32, (u64, u32, i128)>,
 }
 
 /// Reads a Perfetto trace (the bytes of a `Trace` message, uncompressed).
@@ -21,104 +29,45 @@ pub(crate) struct Sequence {
 /// error: what precedes it is returned, with [`Trace::truncated_at`] set.
 /// Bad bytes inside a complete packet are a [`DecodeError`]. Never panics.
 pub fn decode(data: &[u8]) -> Result<Trace, DecodeError> {
-    let mut trace = Trace { clock_id: crate::clock::BOOTTIME, ..Trace::default() };
-    let mut seqs: HashMap<u32, Sequence> = HashMap::new();
-    let mut r = Reader::new(data, 0);
-    loop {
-        let at = r.offset();
-        let field = match r.next_field() {
-            Ok(Some(x)) => x,
-            Ok(None) => break,
-            Err(e) if e.truncated => {
-                trace.truncated_at = Some(at);
-                break;
-            }
-            Err(e) => return Err(e),
-        };
-        let (num, value, start) = field;
-        if num != f::TRACE_PACKET {
-            continue;
-        }
-        let body = value.bytes(start, "Trace.packet")?;
-        packet(body, start, &mut trace, &mut seqs)?;
-    }
+    let mut c = Collect(Trace::default());
+    let s = crate::scan::scan(data, &mut c)?;
+    let mut trace = c.0;
+    trace.clock_id = s.clock_id;
+    trace.clock_snapshot = s.clock_snapshot;
+    trace.truncated_at = s.truncated_at;
     Ok(trace)
 }
 
-fn packet(
-    body: &[u8],
-    base: usize,
-    trace: &mut Trace,
-    seqs: &mut HashMap<u32, Sequence>,
-) -> Result<(), DecodeError> {
-    let mut ts = None;
-    let mut clock_id = None;
-    let mut seq_id = 0u32;
-    let mut flags = 0u64;
-    let mut interned = Vec::new();
-    let mut event = None;
-    let mut track = None;
-    let mut snapshot = None;
-    let mut defaults_clock = None;
-    let mut r = Reader::new(body, base);
-    while let Some((num, v, start)) = r.next_field()? {
-        match num {
-            f::TIMESTAMP => ts = Some(v.uint(start, "TracePacket.timestamp")?),
-            f::TIMESTAMP_CLOCK_ID => clock_id = Some(v.uint(start, "TracePacket.timestamp_clock_id")? as u32),
-            f::SEQUENCE_ID => seq_id = v.uint(start, "TracePacket.trusted_packet_sequence_id")? as u32,
-            f::SEQUENCE_FLAGS => flags = v.uint(start, "TracePacket.sequence_flags")?,
-            f::INTERNED_DATA => interned.push((v.bytes(start, "TracePacket.interned_data")?, start)),
-            f::TRACK_EVENT => event = Some((v.bytes(start, "TracePacket.track_event")?, start)),
-            f::TRACK_DESCRIPTOR => track = Some((v.bytes(start, "TracePacket.track_descriptor")?, start)),
-            f::CLOCK_SNAPSHOT => snapshot = Some((v.bytes(start, "TracePacket.clock_snapshot")?, start)),
-            f::PACKET_DEFAULTS => {
-                let mut d = Reader::new(v.bytes(start, "TracePacket.trace_packet_defaults")?, start);
-                while let Some((n, v, s)) = d.next_field()? {
-                    if n == f::DEFAULTS_CLOCK_ID {
-                        defaults_clock = Some(v.uint(s, "TracePacketDefaults.timestamp_clock_id")? as u32);
-                    }
-                }
-            }
-            _ => {}
-        }
+/// Builds a [`Trace`] of what a scan hands over.
+struct Collect(Trace);
+
+impl Visitor for Collect {
+    fn track(&mut self, track: Track) {
+        self.0.tracks.push(track);
     }
-    let seq = seqs.entry(seq_id).or_default();
-    if flags & f::SEQ_INCREMENTAL_STATE_CLEARED != 0 {
-        *seq = Sequence::default();
+
+    fn event(&mut self, e: EventRef<'_>) {
+        let args = e
+            .args
+            .into_iter()
+            .map(|(name, v)| Arg {
+                name: name.into_owned(),
+                value: match v {
+                    ArgRef::Bool(b) => ArgValue::Bool(b),
+                    ArgRef::Uint(u) => ArgValue::Uint(u),
+                    ArgRef::Int(i) => ArgValue::Int(i),
+                    ArgRef::Double(d) => ArgValue::Double(d),
+                    ArgRef::Str(s) => ArgValue::Str(s.into_owned()),
+                },
+            })
+            .collect();
+        let mut ev = Event::instant(e.ts, e.track, &e.name, &e.category);
+        ev.kind = e.kind;
+        ev.args = args;
+        ev.flows = e.flows;
+        ev.terminating_flows = e.terminating_flows;
+        self.0.events.push(ev);
     }
-    if defaults_clock.is_some() {
-        seq.clock_id = defaults_clock;
-    }
-    for (bytes, start) in interned {
-        interned_data(bytes, start, seq)?;
-    }
-    if let Some((bytes, start)) = snapshot {
-        let mut r = Reader::new(bytes, start);
-        while let Some((n, v, s)) = r.next_field()? {
-            if n == f::SNAPSHOT_CLOCKS {
-                let mut c = Reader::new(v.bytes(s, "ClockSnapshot.clocks")?, s);
-                let (mut id, mut t) = (0u32, 0u64);
-                while let Some((n, v, s)) = c.next_field()? {
-                    match n {
-                        f::CLOCK_ID => id = v.uint(s, "Clock.clock_id")? as u32,
-                        f::CLOCK_TS => t = v.uint(s, "Clock.timestamp")?,
-                        _ => {}
-                    }
-                }
-                trace.clock_snapshot.push((id, t));
-            }
-        }
-    }
-    if let Some((bytes, start)) = track {
-        trace.tracks.push(track_descriptor(bytes, start)?);
-    }
-    if let Some((bytes, start)) = event {
-        if let Some(c) = clock_id.or(seq.clock_id) {
-            trace.clock_id = c;
-        }
-        trace.events.push(track_event(bytes, start, ts.unwrap_or(0), seq)?);
-    }
-    Ok(())
 }
 
 pub(crate) fn interned_data(bytes: &[u8], base: usize, seq: &mut Sequence) -> Result<(), DecodeError> {
@@ -195,88 +144,4 @@ pub(crate) fn track_descriptor(bytes: &[u8], base: usize) -> Result<Track, Decod
         t.name = name;
     }
     Ok(t)
-}
-
-fn lookup(table: &HashMap<u64, String>, iid: u64, what: &str, at: usize) -> Result<String, DecodeError> {
-    table
-        .get(&iid)
-        .cloned()
-        .ok_or_else(|| DecodeError::new(at, format!("{what} {iid} was not interned on this sequence")))
-}
-
-fn track_event(bytes: &[u8], base: usize, ts: u64, seq: &Sequence) -> Result<Event, DecodeError> {
-    let mut e = Event::instant(ts, 0, "", "");
-    let mut r = Reader::new(bytes, base);
-    let mut counter = 0i64;
-    while let Some((n, v, s)) = r.next_field()? {
-        match n {
-            f::TE_TYPE => {
-                e.kind = match v.uint(s, "TrackEvent.type")? {
-                    f::TYPE_SLICE_BEGIN => EventKind::SliceBegin,
-                    f::TYPE_SLICE_END => EventKind::SliceEnd,
-                    f::TYPE_COUNTER => EventKind::Counter(0),
-                    _ => EventKind::Instant,
-                }
-            }
-            f::TE_TRACK_UUID => e.track = v.uint(s, "TrackEvent.track_uuid")?,
-            f::TE_CATEGORY_IIDS => {
-                e.category =
-                    lookup(&seq.categories, v.uint(s, "TrackEvent.category_iids")?, "category iid", s)?
-            }
-            f::TE_CATEGORIES => e.category = v.string(s, "TrackEvent.categories")?,
-            f::TE_NAME_IID => {
-                e.name = lookup(&seq.names, v.uint(s, "TrackEvent.name_iid")?, "event name iid", s)?
-            }
-            f::TE_NAME => e.name = v.string(s, "TrackEvent.name")?,
-            f::TE_COUNTER_VALUE => counter = v.uint(s, "TrackEvent.counter_value")? as i64,
-            f::TE_FLOW_IDS => e.flows.push(v.uint(s, "TrackEvent.flow_ids")?),
-            f::TE_TERMINATING_FLOW_IDS => {
-                e.terminating_flows.push(v.uint(s, "TrackEvent.terminating_flow_ids")?)
-            }
-            f::TE_ANNOTATIONS => {
-                e.args.push(annotation(v.bytes(s, "TrackEvent.debug_annotations")?, s, seq)?)
-            }
-            _ => {}
-        }
-    }
-    if let EventKind::Counter(_) = e.kind {
-        e.kind = EventKind::Counter(counter);
-    }
-    Ok(e)
-}
-
-fn annotation(bytes: &[u8], base: usize, seq: &Sequence) -> Result<Arg, DecodeError> {
-    let mut a = Arg { name: String::new(), value: ArgValue::Bool(false) };
-    let mut r = Reader::new(bytes, base);
-    while let Some((n, v, s)) = r.next_field()? {
-        match n {
-            f::DA_NAME_IID => {
-                a.name = lookup(
-                    &seq.annotation_names,
-                    v.uint(s, "DebugAnnotation.name_iid")?,
-                    "annotation name iid",
-                    s,
-                )?
-            }
-            f::DA_NAME => a.name = v.string(s, "DebugAnnotation.name")?,
-            f::DA_BOOL => a.value = ArgValue::Bool(v.uint(s, "DebugAnnotation.bool_value")? != 0),
-            f::DA_UINT => a.value = ArgValue::Uint(v.uint(s, "DebugAnnotation.uint_value")?),
-            f::DA_INT => a.value = ArgValue::Int(v.uint(s, "DebugAnnotation.int_value")? as i64),
-            f::DA_DOUBLE => {
-                let bits = match v {
-                    Value::Fixed64(b) => b,
-                    _ => {
-                        return Err(DecodeError::new(
-                            s,
-                            "DebugAnnotation.double_value: not a fixed64".into(),
-                        ));
-                    }
-                };
-                a.value = ArgValue::Double(f64::from_bits(bits));
-            }
-            f::DA_STRING => a.value = ArgValue::Str(v.string(s, "DebugAnnotation.string_value")?),
-            _ => {}
-        }
-    }
-    Ok(a)
 }

@@ -20,10 +20,14 @@ pub(crate) mod f {
     pub(crate) const TRACK_DESCRIPTOR: u32 = 60;
     // TracePacketDefaults
     pub(crate) const DEFAULTS_CLOCK_ID: u32 = 58;
+    pub(crate) const DEFAULTS_TRACK_EVENT: u32 = 11;
+    // TrackEventDefaults
+    pub(crate) const TED_TRACK_UUID: u32 = 11;
     // ClockSnapshot / Clock
     pub(crate) const SNAPSHOT_CLOCKS: u32 = 1;
     pub(crate) const CLOCK_ID: u32 = 1;
     pub(crate) const CLOCK_TS: u32 = 2;
+    pub(crate) const CLOCK_INCREMENTAL: u32 = 3;
     // TrackDescriptor
     pub(crate) const TD_UUID: u32 = 1;
     pub(crate) const TD_NAME: u32 = 2;
@@ -73,6 +77,8 @@ pub(crate) mod f {
     pub(crate) const TYPE_COUNTER: u64 = 4;
 }
 
+use crate::clock::INCREMENTAL as INCREMENTAL_CLOCK;
+
 /// Writes packets of one Perfetto sequence (one `trusted_packet_sequence_id`)
 /// into a byte buffer. The bytes are always a valid `Trace` message (each
 /// packet is a `Trace.packet` field), so buffers of several encoders, or of
@@ -82,10 +88,19 @@ pub(crate) mod f {
 /// on the sequence writes the string in the packet's `InternedData`, later
 /// uses only its id. [`Encoder::reset_interning`] starts over, so that what
 /// follows decodes without what came before (a flight recorder's chunks).
+///
+/// A compact sequence ([`Encoder::compact`]) also says its events' track once
+/// (`TrackEventDefaults`) and writes each timestamp as the difference from
+/// the previous one (a sequence-scoped incremental clock), so a context
+/// switch costs a dozen bytes rather than thirty.
 #[derive(Debug)]
 pub struct Encoder {
     sequence_id: u32,
     clock_id: u32,
+    /// Compact sequences: the track of events that name none.
+    default_track: Option<u64>,
+    /// Compact sequences: the last timestamp written (deltas start from it).
+    last_ts: u64,
     out: Vec<u8>,
     names: HashMap<String, u64>,
     categories: HashMap<String, u64>,
@@ -103,6 +118,8 @@ impl Encoder {
         Encoder {
             sequence_id: sequence_id.max(1),
             clock_id,
+            default_track: None,
+            last_ts: 0,
             out: Vec::new(),
             names: HashMap::new(),
             categories: HashMap::new(),
@@ -112,6 +129,19 @@ impl Encoder {
             packet: Vec::new(),
             interned: Vec::new(),
         }
+    }
+
+    /// A compact encoder for sequence `sequence_id` (non-zero; a sequence of
+    /// its own, other encoders' events must not share it) whose events are
+    /// mostly on `default_track`, with timestamps on clock `clock_id`: events
+    /// on that track omit their track, and timestamps are written as deltas
+    /// on [`crate::clock::INCREMENTAL`], related to `clock_id` by a `ClockSnapshot`
+    /// written on the sequence. Timestamps must not go back (an earlier one
+    /// is written as the previous one).
+    pub fn compact(sequence_id: u32, clock_id: u32, default_track: u64) -> Self {
+        let mut e = Encoder::new(sequence_id, clock_id);
+        e.default_track = Some(default_track);
+        e
     }
 
     /// Forget interned strings: the next event packet says the sequence's
@@ -161,6 +191,26 @@ impl Encoder {
                     put_uint(c, f::CLOCK_TS, ts);
                 });
             }
+        });
+        put_uint(p, f::SEQUENCE_ID, u64::from(self.sequence_id));
+        self.finish_packet();
+    }
+
+    /// The snapshot a compact sequence's deltas start from: the incremental
+    /// clock reads `ts` when the trace clock reads `ts`.
+    fn clock_snapshot_incremental(&mut self, ts: u64) {
+        let p = &mut self.packet;
+        let clock_id = self.clock_id;
+        put_message(p, f::CLOCK_SNAPSHOT, |s| {
+            put_message(s, f::SNAPSHOT_CLOCKS, |c| {
+                put_uint(c, f::CLOCK_ID, u64::from(clock_id));
+                put_uint(c, f::CLOCK_TS, ts);
+            });
+            put_message(s, f::SNAPSHOT_CLOCKS, |c| {
+                put_uint(c, f::CLOCK_ID, u64::from(INCREMENTAL_CLOCK));
+                put_uint(c, f::CLOCK_TS, ts);
+                put_uint(c, f::CLOCK_INCREMENTAL, 1);
+            });
         });
         put_uint(p, f::SEQUENCE_ID, u64::from(self.sequence_id));
         self.finish_packet();
@@ -217,6 +267,11 @@ impl Encoder {
 
     /// Writes a `TrackEvent` packet.
     pub fn event(&mut self, e: &Event) {
+        if self.default_track.is_some() && !self.cleared {
+            // A compact sequence's deltas start from a snapshot on the sequence.
+            self.last_ts = e.ts;
+            self.clock_snapshot_incremental(e.ts);
+        }
         self.interned.clear();
         let mut body = Vec::with_capacity(32);
         let ty = match e.kind {
@@ -226,7 +281,9 @@ impl Encoder {
             EventKind::Counter(_) => f::TYPE_COUNTER,
         };
         put_uint(&mut body, f::TE_TYPE, ty);
-        put_uint(&mut body, f::TE_TRACK_UUID, e.track);
+        if self.default_track != Some(e.track) {
+            put_uint(&mut body, f::TE_TRACK_UUID, e.track);
+        }
         if !e.category.is_empty() {
             let iid = Self::intern(
                 &mut self.categories,
@@ -272,18 +329,32 @@ impl Encoder {
         }
 
         let p = &mut self.packet;
-        put_uint(p, f::TIMESTAMP, e.ts);
+        let (ts, clock_id) = match self.default_track {
+            Some(_) => {
+                let ts = e.ts.max(self.last_ts);
+                let delta = ts - self.last_ts;
+                self.last_ts = ts;
+                (delta, INCREMENTAL_CLOCK)
+            }
+            None => (e.ts, self.clock_id),
+        };
+        put_uint(p, f::TIMESTAMP, ts);
         put_bytes(p, f::TRACK_EVENT, &body);
         put_uint(p, f::SEQUENCE_ID, u64::from(self.sequence_id));
         let mut flags = f::SEQ_NEEDS_INCREMENTAL_STATE;
         if !self.cleared {
             flags |= f::SEQ_INCREMENTAL_STATE_CLEARED;
             self.cleared = true;
-            // The sequence's first event packet also says the clock.
+            // The sequence's first event packet also says the clock (and,
+            // compact, the default track).
+            let track = self.default_track;
             put_message(p, f::PACKET_DEFAULTS, |d| {
-                put_uint(d, f::DEFAULTS_CLOCK_ID, u64::from(self.clock_id))
+                put_uint(d, f::DEFAULTS_CLOCK_ID, u64::from(clock_id));
+                if let Some(t) = track {
+                    put_message(d, f::DEFAULTS_TRACK_EVENT, |m| put_uint(m, f::TED_TRACK_UUID, t));
+                }
             });
-            put_uint(p, f::TIMESTAMP_CLOCK_ID, u64::from(self.clock_id));
+            put_uint(p, f::TIMESTAMP_CLOCK_ID, u64::from(clock_id));
         }
         put_uint(p, f::SEQUENCE_FLAGS, flags);
         if !self.interned.is_empty() {

@@ -52,6 +52,12 @@ pub mod clock {
     pub const MONOTONIC: u32 = 3;
     /// `CLOCK_BOOTTIME`: Perfetto's default trace clock.
     pub const BOOTTIME: u32 = 6;
+    /// The sequence-scoped incremental clock of a compact
+    /// [`Encoder`](crate::Encoder::compact): each timestamp is the delta from
+    /// the sequence's previous one (Perfetto scopes ids 64 to 127 to their
+    /// sequence). [`decode`](crate::decode) turns them back into the trace
+    /// clock's.
+    pub const INCREMENTAL: u32 = 64;
 }
 
 /// Category of the instant event a recorder writes when it had to drop events

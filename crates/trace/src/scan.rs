@@ -1,9 +1,12 @@
 //! Reading a trace without building it: [`scan`] hands each track and each
 //! event to a [`Visitor`], the event as a borrowed [`EventRef`] (names and
 //! strings point into the input or the sequence's interned strings), so an
-//! analyzer that keeps its own index allocates nothing per event. The same
-//! packets as [`crate::decode`], the same errors, the same reading of a cut
-//! file; `decode` stays the way to get a whole [`crate::Trace`].
+//! analyzer that keeps its own index allocates nothing per event (flows and
+//! arguments aside). [`crate::decode`] is this scan collecting what it is
+//! handed, so both read the same packets (compact sequences' default tracks
+//! and incremental timestamps included), with the same errors and the same
+//! reading of a cut file; `decode` stays the way to get a whole
+//! [`crate::Trace`].
 
 use std::borrow::Cow;
 
@@ -44,6 +47,10 @@ pub struct EventRef<'a> {
     pub category: Cow<'a, str>,
     /// Arguments, `(name, value)`.
     pub args: Vec<(Cow<'a, str>, ArgRef<'a>)>,
+    /// Flows leaving or passing through the event.
+    pub flows: Vec<u64>,
+    /// Flows ending at the event.
+    pub terminating_flows: Vec<u64>,
 }
 
 /// What [`scan`] hands its findings to.
@@ -99,7 +106,8 @@ fn packet(
     v: &mut dyn Visitor,
 ) -> Result<(), DecodeError> {
     let (mut ts, mut clock_id, mut seq_id, mut flags) = (None, None, 0u32, 0u64);
-    let (mut event, mut track, mut snapshot, mut defaults_clock) = (None, None, None, None);
+    let (mut event, mut track, mut snapshot) = (None, None, None);
+    let (mut defaults_clock, mut defaults_track) = (None, None);
     let mut interned = Vec::new();
     let mut r = Reader::new(body, base);
     while let Some((num, val, start)) = r.next_field()? {
@@ -119,6 +127,13 @@ fn packet(
                 while let Some((n, dv, s)) = d.next_field()? {
                     if n == f::DEFAULTS_CLOCK_ID {
                         defaults_clock = Some(dv.uint(s, "TracePacketDefaults.timestamp_clock_id")? as u32);
+                    } else if n == f::DEFAULTS_TRACK_EVENT {
+                        let mut t = Reader::new(dv.bytes(s, "TracePacketDefaults.track_event_defaults")?, s);
+                        while let Some((n, tv, s)) = t.next_field()? {
+                            if n == f::TED_TRACK_UUID {
+                                defaults_track = Some(tv.uint(s, "TrackEventDefaults.track_uuid")?);
+                            }
+                        }
                     }
                 }
             }
@@ -127,39 +142,70 @@ fn packet(
     }
     let seq = seqs.entry(seq_id).or_default();
     if flags & f::SEQ_INCREMENTAL_STATE_CLEARED != 0 {
-        *seq = Sequence::default();
+        // Interned data and defaults go; clocks are not incremental state.
+        let incremental = std::mem::take(&mut seq.incremental);
+        *seq = Sequence { incremental, ..Sequence::default() };
     }
     if defaults_clock.is_some() {
         seq.clock_id = defaults_clock;
+    }
+    if defaults_track.is_some() {
+        seq.default_track = defaults_track;
     }
     for (bytes, start) in interned {
         interned_data(bytes, start, seq)?;
     }
     if let Some((bytes, start)) = snapshot {
         let mut r = Reader::new(bytes, start);
+        let mut clocks = Vec::new();
         while let Some((n, sv, s)) = r.next_field()? {
             if n == f::SNAPSHOT_CLOCKS {
                 let mut c = Reader::new(sv.bytes(s, "ClockSnapshot.clocks")?, s);
-                let (mut id, mut t) = (0u32, 0u64);
+                let (mut id, mut t, mut inc) = (0u32, 0u64, false);
                 while let Some((n, cv, s)) = c.next_field()? {
                     match n {
                         f::CLOCK_ID => id = cv.uint(s, "Clock.clock_id")? as u32,
                         f::CLOCK_TS => t = cv.uint(s, "Clock.timestamp")?,
+                        f::CLOCK_INCREMENTAL => inc = cv.uint(s, "Clock.is_incremental")? != 0,
                         _ => {}
                     }
                 }
-                out.clock_snapshot.push((id, t));
+                clocks.push((id, t, inc));
             }
+        }
+        if clocks.iter().any(|c| c.2) {
+            // A sequence's own incremental clock, related to the first clock
+            // of the snapshot that is not incremental.
+            if let Some(&(base, bt, _)) = clocks.iter().find(|c| !c.2) {
+                for &(id, t, _) in clocks.iter().filter(|c| c.2) {
+                    seq.incremental.insert(id, (t, base, i128::from(bt) - i128::from(t)));
+                }
+            }
+        } else {
+            out.clock_snapshot.extend(clocks.iter().map(|&(id, t, _)| (id, t)));
         }
     }
     if let Some((bytes, start)) = track {
         v.track(track_descriptor(bytes, start)?);
     }
     if let Some((bytes, start)) = event {
+        let mut ts = ts.unwrap_or(0);
         if let Some(c) = clock_id.or(seq.clock_id) {
-            out.clock_id = c;
+            match seq.incremental.get_mut(&c) {
+                Some((value, base, offset)) => {
+                    *value = value.wrapping_add(ts);
+                    ts = (i128::from(*value) + *offset).clamp(0, i128::from(u64::MAX)) as u64;
+                    out.clock_id = *base;
+                }
+                None => out.clock_id = c,
+            }
         }
-        v.event(track_event(bytes, start, ts.unwrap_or(0), seq)?);
+        let seq = &*seq;
+        let (mut e, has_track) = track_event(bytes, start, ts, seq)?;
+        if !has_track {
+            e.track = seq.default_track.unwrap_or(0);
+        }
+        v.event(e);
     }
     Ok(())
 }
@@ -180,12 +226,14 @@ fn lookup<'a>(
         .ok_or_else(|| DecodeError::new(at, format!("{what} {iid} was not interned on this sequence")))
 }
 
+/// The event, and whether it named its track (else it is on the sequence's
+/// default track).
 fn track_event<'a>(
     bytes: &'a [u8],
     base: usize,
     ts: u64,
     seq: &'a Sequence,
-) -> Result<EventRef<'a>, DecodeError> {
+) -> Result<(EventRef<'a>, bool), DecodeError> {
     let mut e = EventRef {
         ts,
         track: 0,
@@ -193,7 +241,10 @@ fn track_event<'a>(
         name: Cow::Borrowed(""),
         category: Cow::Borrowed(""),
         args: Vec::new(),
+        flows: Vec::new(),
+        terminating_flows: Vec::new(),
     };
+    let mut has_track = false;
     let mut counter = 0i64;
     let mut r = Reader::new(bytes, base);
     while let Some((n, v, s)) = r.next_field()? {
@@ -206,7 +257,10 @@ fn track_event<'a>(
                     _ => EventKind::Instant,
                 }
             }
-            f::TE_TRACK_UUID => e.track = v.uint(s, "TrackEvent.track_uuid")?,
+            f::TE_TRACK_UUID => {
+                e.track = v.uint(s, "TrackEvent.track_uuid")?;
+                has_track = true;
+            }
             f::TE_CATEGORY_IIDS => {
                 e.category =
                     lookup(&seq.categories, v.uint(s, "TrackEvent.category_iids")?, "category iid", s)?
@@ -217,6 +271,10 @@ fn track_event<'a>(
             }
             f::TE_NAME => e.name = text(v, s, "TrackEvent.name")?,
             f::TE_COUNTER_VALUE => counter = v.uint(s, "TrackEvent.counter_value")? as i64,
+            f::TE_FLOW_IDS => e.flows.push(v.uint(s, "TrackEvent.flow_ids")?),
+            f::TE_TERMINATING_FLOW_IDS => {
+                e.terminating_flows.push(v.uint(s, "TrackEvent.terminating_flow_ids")?)
+            }
             f::TE_ANNOTATIONS => {
                 e.args.push(annotation(v.bytes(s, "TrackEvent.debug_annotations")?, s, seq)?)
             }
@@ -226,7 +284,7 @@ fn track_event<'a>(
     if let EventKind::Counter(_) = e.kind {
         e.kind = EventKind::Counter(counter);
     }
-    Ok(e)
+    Ok((e, has_track))
 }
 
 fn annotation<'a>(
@@ -287,6 +345,8 @@ mod tests {
                 };
                 ev = ev.arg(&k, v);
             }
+            ev.flows = e.flows;
+            ev.terminating_flows = e.terminating_flows;
             self.1.push(ev);
         }
     }
@@ -323,5 +383,44 @@ mod tests {
         let s = scan(cut, &mut c).unwrap();
         assert_eq!(c.1, want.events);
         assert_eq!(s.truncated_at, want.truncated_at);
+    }
+
+    #[test]
+    fn scan_reads_compact_sequences() {
+        // A compact sequence (default track, delta timestamps on the
+        // sequence's incremental clock) next to a plain one.
+        let track = Track { uuid: 7, parent: Some(2), name: vocab_track(), kind: TrackKind::Async };
+        let mut plain = crate::Encoder::new(1, crate::clock::MONOTONIC);
+        plain.track(&track);
+        plain.event(&Event::begin(1_000, 2, "region", "c"));
+        let mut compact = crate::Encoder::compact(16, crate::clock::MONOTONIC, 7);
+        compact.event(&Event::begin(1_500, 7, crate::vocab::RUNNING, crate::vocab::SCHED));
+        compact.event(&Event::end(1_900, 7));
+        compact.event(&Event::begin(1_900, 7, crate::vocab::BLOCKED, crate::vocab::SCHED));
+        compact.event(&Event::end(5_000, 7));
+        compact.event(&Event::instant(5_000, 2, "elsewhere", "c"));
+        let mut bytes = plain.take();
+        bytes.extend(compact.take());
+        let mut c = Collect::default();
+        let s = scan(&bytes, &mut c).unwrap();
+        let got: Vec<(u64, u64, &str)> = c.1.iter().map(|e| (e.ts, e.track, e.name.as_str())).collect();
+        assert_eq!(
+            got,
+            [
+                (1_000, 2, "region"),
+                (1_500, 7, crate::vocab::RUNNING),
+                (1_900, 7, ""),
+                (1_900, 7, crate::vocab::BLOCKED),
+                (5_000, 7, ""),
+                (5_000, 2, "elsewhere"),
+            ]
+        );
+        assert_eq!(s.clock_id, crate::clock::MONOTONIC);
+        let want = crate::decode(&bytes).unwrap();
+        assert_eq!((c.0, c.1), (want.tracks, want.events));
+    }
+
+    fn vocab_track() -> String {
+        crate::vocab::SCHED_TRACK.to_owned()
     }
 }

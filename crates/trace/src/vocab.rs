@@ -5,9 +5,10 @@
 //!
 //! | What | Track | Event | Category | Name | Arguments |
 //! |---|---|---|---|---|---|
-//! | thread on CPU | thread | slice | [`SCHED`] | [`RUNNING`] | |
-//! | thread preempted, ready to run | thread | slice | [`SCHED`] | [`RUNNABLE`] | [`ARG_STACK`] |
-//! | thread blocked (gave up the CPU) | thread | slice | [`SCHED`] | [`BLOCKED`] | [`ARG_REASON`], [`ARG_STACK`] |
+//! | thread on CPU | thread's CPU state ([`SCHED_TRACK`]) | slice | [`SCHED`] | [`RUNNING`] | |
+//! | thread preempted, ready to run | thread's CPU state | slice | [`SCHED`] | [`RUNNABLE`] | [`ARG_STACK`] |
+//! | thread blocked (gave up the CPU) | thread's CPU state | slice | [`SCHED`] | [`BLOCKED`] | [`ARG_REASON`], [`ARG_STACK`] |
+//! | context switches not recorded (perf denied) | process | instant | [`SCHED`] | why | [`ARG_REASON`] |
 //! | wait on a `rustprof::sync` lock | thread | slice | [`SYNC`] | [`LOCK_WAIT`] / [`CONDVAR_WAIT`] | [`ARG_LOCK`], [`ARG_STACK`] |
 //! | user region | thread | slice | [`REGION`] | user's | [`ARG_TASK`] when in a task |
 //! | user task | async | slice | [`TASK`] | user's | [`ARG_TASK`] |
@@ -15,6 +16,7 @@
 //! | CPU profile sample | thread | instant | [`CPU`] | [`CPU_SAMPLE`] | [`ARG_STACK`] |
 //! | async task poll | async (one per task) | slice | [`POLL`] | [`POLL`] | [`ARG_WORKER`] |
 //! | async task woken, not yet polled | async | slice | [`SCHED`] | [`RUNNABLE`] | |
+//! | async task completed | async | instant | [`POLL`] | [`TASK_DONE`] | |
 //! | heap in use | counter ([`HEAP_COUNTER`]) | counter | | | |
 //! | dropped events | any | instant | [`crate::DROPPED_CATEGORY`] | | `count` |
 //!
@@ -28,8 +30,6 @@
 //! `function` or `function (file:line)`; see [`format_stack`] and
 //! [`parse_stack`].
 
-/// Name of a thread's child track holding its scheduler states.
-pub const SCHED_TRACK: &str = "scheduler states";
 /// Category of scheduler states: [`RUNNING`], [`RUNNABLE`], [`BLOCKED`].
 pub const SCHED: &str = "rustprof.sched";
 /// A thread on a CPU.
@@ -39,6 +39,12 @@ pub const RUNNING: &str = "running";
 pub const RUNNABLE: &str = "runnable";
 /// Off the CPU by its own doing (a blocking syscall, a futex, a sleep).
 pub const BLOCKED: &str = "blocked";
+
+/// Name of a thread's CPU-state track: an async track whose parent is the
+/// thread's track, holding only [`SCHED`] slices, one after the other (they
+/// cannot share the thread's track, where regions and waits nest: a region
+/// spans many switches).
+pub const SCHED_TRACK: &str = "cpu state";
 
 /// Category of waits in `rustprof::sync`.
 pub const SYNC: &str = "sync";
@@ -53,6 +59,8 @@ pub const REGION: &str = "region";
 pub const TASK: &str = "task";
 /// Category (and name) of an async task's poll.
 pub const POLL: &str = "poll";
+/// Name of the instant an async task's track ends with: it completed.
+pub const TASK_DONE: &str = "done";
 /// Category of CPU profile samples.
 pub const CPU: &str = "rustprof.cpu";
 /// Name of a CPU profile sample.

@@ -21,6 +21,10 @@ trace.ParseFromString(data)
 
 TYPES = {1: "begin", 2: "end", 3: "instant", 4: "counter"}
 seqs = {}
+# Incremental (sequence-scoped) clocks per sequence: id -> [value, offset to
+# the snapshot's first non-incremental clock]. Not incremental state: they
+# survive SEQ_INCREMENTAL_STATE_CLEARED.
+inc_clocks = {}
 out = {"tracks": [], "events": [], "clock_snapshot": [], "clock_ids": []}
 for pkt in trace.packet:
     seq = pkt.trusted_packet_sequence_id
@@ -28,9 +32,13 @@ for pkt in trace.packet:
         fail("packet without trusted_packet_sequence_id")
     st = seqs.setdefault(seq, None)
     if pkt.sequence_flags & 1:  # SEQ_INCREMENTAL_STATE_CLEARED
-        st = seqs[seq] = {"names": {}, "cats": {}, "ann": {}, "clock": None}
+        st = seqs[seq] = {"names": {}, "cats": {}, "ann": {}, "clock": None, "track": None}
     if pkt.HasField("trace_packet_defaults"):
+        if st is None:
+            fail("packet defaults before the sequence's incremental state was cleared")
         st["clock"] = pkt.trace_packet_defaults.timestamp_clock_id
+        if pkt.trace_packet_defaults.HasField("track_event_defaults"):
+            st["track"] = pkt.trace_packet_defaults.track_event_defaults.track_uuid
     if pkt.HasField("interned_data"):
         if st is None:
             fail("interned data before the sequence's incremental state was cleared")
@@ -41,8 +49,21 @@ for pkt in trace.packet:
         for e in pkt.interned_data.debug_annotation_names:
             st["ann"][e.iid] = e.name
     if pkt.HasField("clock_snapshot"):
-        for c in pkt.clock_snapshot.clocks:
-            out["clock_snapshot"].append([c.clock_id, c.timestamp])
+        clocks = list(pkt.clock_snapshot.clocks)
+        incs = [c for c in clocks if c.is_incremental]
+        if incs:
+            base = [c for c in clocks if not c.is_incremental]
+            if not base:
+                fail("incremental clock snapshot without a clock to relate it to")
+            for c in incs:
+                if not 64 <= c.clock_id < 128:
+                    fail("incremental clock %d is not sequence-scoped" % c.clock_id)
+                if c.unit_multiplier_ns not in (0, 1):
+                    fail("unit_multiplier_ns is not read here")
+                inc_clocks.setdefault(seq, {})[c.clock_id] = [c.timestamp, base[0].timestamp - c.timestamp]
+        else:
+            for c in clocks:
+                out["clock_snapshot"].append([c.clock_id, c.timestamp])
     if pkt.HasField("track_descriptor"):
         d = pkt.track_descriptor
         t = {"uuid": d.uuid, "parent": d.parent_uuid if d.HasField("parent_uuid") else None}
@@ -60,11 +81,25 @@ for pkt in trace.packet:
             fail("track event without SEQ_NEEDS_INCREMENTAL_STATE after a cleared state")
         te = pkt.track_event
         clock = pkt.timestamp_clock_id if pkt.HasField("timestamp_clock_id") else st["clock"]
+        ts = pkt.timestamp
+        inc = inc_clocks.get(seq, {}).get(clock)
+        if inc is not None:
+            inc[0] += ts
+            ts = inc[0] + inc[1]
+            clock = "incremental"
+        elif clock is not None and 64 <= clock < 128:
+            fail("timestamp on sequence-scoped clock %d with no snapshot on the sequence" % clock)
         out["clock_ids"].append(clock if clock is not None else 6)
+        if te.HasField("track_uuid"):
+            track = te.track_uuid
+        elif st["track"] is not None:
+            track = st["track"]
+        else:
+            fail("track event without a track")
         ev = {
-            "ts": pkt.timestamp,
+            "ts": ts,
             "type": TYPES.get(te.type, "?"),
-            "track": te.track_uuid,
+            "track": track,
             "name": st["names"][te.name_iid] if te.HasField("name_iid") else te.name,
             "category": ",".join([st["cats"][i] for i in te.category_iids] + list(te.categories)),
             "args": [],

@@ -153,3 +153,71 @@ fn perfetto_schema_reads_sequences_and_resets() {
     assert_eq!(ours[2], ("gamma".to_owned(), "c3".to_owned()));
     assert_eq!(ours[3], ("beta".to_owned(), "c2".to_owned()));
 }
+
+/// A compact sequence (default track, timestamps as deltas on an incremental
+/// clock) beside a plain one: Perfetto's schema and our decoder read the same
+/// absolute timestamps and tracks, and a context switch (an end and a begin)
+/// costs under 32 bytes.
+#[test]
+fn compact_sequences_have_default_tracks_and_delta_timestamps() {
+    let proc_ = Track { uuid: 1, parent: None, name: "p".into(), kind: TrackKind::Process { pid: 1 } };
+    let th = Track { uuid: 2, parent: Some(1), name: "t".into(), kind: TrackKind::Thread { pid: 1, tid: 2 } };
+    let sched = Track { uuid: 3, parent: Some(2), name: "t sched".into(), kind: TrackKind::Async };
+    let mut a = Encoder::new(1, clock::MONOTONIC);
+    let mut b = Encoder::compact(2, clock::MONOTONIC, 3);
+    a.track(&proc_);
+    a.track(&th);
+    a.track(&sched);
+    let t0 = 5_000_000_000_000u64;
+    a.event(&Event::begin(t0 + 5, 2, "region", "r"));
+    let mut want = Vec::new();
+    let mut t = t0;
+    for i in 0..200u64 {
+        let name = if i % 2 == 0 { "running" } else { "blocked" };
+        b.event(&Event::begin(t, 3, name, "rustprof.sched"));
+        want.push(t);
+        t += 3_000 + i * 1_000;
+        b.event(&Event::end(t, 3));
+        want.push(t);
+    }
+    // An event on another track and a timestamp that goes back (written as
+    // the previous one).
+    b.event(&Event::instant(t + 7, 1, "note", "x"));
+    b.event(&Event::instant(t, 3, "late", "x"));
+    want.push(t + 7);
+    want.push(t + 7);
+    a.event(&Event::end(t + 10, 2));
+    let compact_len = b.len();
+    let mut bytes = a.take();
+    bytes.extend_from_slice(&b.take());
+
+    let ours = rustprof_trace::decode(&bytes).unwrap();
+    assert_eq!(ours.clock_id, clock::MONOTONIC);
+    assert!(ours.clock_snapshot.is_empty(), "a sequence's own clock is not the trace's snapshot");
+    // Sequence 1's two events come first in the file.
+    let on_b: Vec<u64> = ours.events.iter().skip(2).map(|e| e.ts).collect();
+    assert_eq!(on_b, want);
+    assert_eq!(ours.events[2].track, 3);
+    assert_eq!(ours.events[2].name, "running");
+    assert_eq!(ours.events[402].track, 1);
+    assert_eq!(ours.events[403].track, 3);
+    // 200 begins and 200 ends: a switch (end + begin) in at most 32 bytes.
+    let per_switch = compact_len as f64 / 200.0;
+    assert!(per_switch <= 32.0, "{per_switch} bytes per switch");
+
+    let Some(py) = common::perfetto_python() else { return };
+    let dir = std::env::temp_dir().join(format!("rustprof-trace-compact-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t.pftrace");
+    std::fs::write(&path, &bytes).unwrap();
+    let d = common::perfetto_dump(&py, &path);
+    let theirs: Vec<(u64, u64)> = d["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["ts"].as_u64().unwrap(), e["track"].as_u64().unwrap()))
+        .collect();
+    let ours: Vec<(u64, u64)> = ours.events.iter().map(|e| (e.ts, e.track)).collect();
+    assert_eq!(theirs, ours);
+    assert_eq!(d["open_slices"], json!({}));
+}

@@ -17,6 +17,7 @@ use crate::measurement;
 pub mod callgrind;
 pub mod dot;
 pub mod flame;
+pub mod folded;
 pub mod proto;
 pub mod raw;
 pub mod source;
@@ -69,6 +70,9 @@ pub struct Options {
     pub source_path: String,
     /// Prefixes to trim from source paths.
     pub trim_path: String,
+    /// `-list_recursion=once`: `list` counts each sample once per routine and
+    /// per line (pprof sums a routine's lines, see [`source`]).
+    pub list_recursion_once: bool,
 }
 
 /// A profile ready for a report, with its total and options.
@@ -529,6 +533,7 @@ fn gen_label(d: usize, n: &str, l: &str, f: &str) -> String {
 pub fn generate_to(rpt: &mut Report, w: &mut dyn std::io::Write) -> Result<(), String> {
     match rpt.opts.format {
         Format::Traces => traces::write_traces(w, rpt).map_err(|e| e.to_string()),
+        Format::Folded => folded::write_folded(w, rpt).map_err(|e| e.to_string()),
         _ => {
             let out = generate(rpt)?;
             w.write_all(&out).map_err(|e| e.to_string())
@@ -564,6 +569,11 @@ pub fn generate(rpt: &mut Report) -> Result<Vec<u8>, String> {
         }
         Format::WebList => source::print_web_source(&mut out, rpt)?,
         Format::Flame => return Ok(flame::print_flame(rpt)),
+        Format::Folded => {
+            let mut buf = Vec::new();
+            folded::write_folded(&mut buf, rpt).map_err(|e| e.to_string())?;
+            return Ok(buf);
+        }
     }
     Ok(out.into_bytes())
 }

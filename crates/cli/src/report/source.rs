@@ -1,11 +1,21 @@
 //! `list`: annotated source of the functions matching a regexp, with flat and
 //! cumulative values per line, read from `-source_path`.
+//!
+//! A line's cumulative value counts each sample once (a graph node's value),
+//! but a routine's, as pprof prints it, is the sum of its lines': a sample of a
+//! recursive function that is on several of its lines counts once per line, and
+//! the routine can show more than 100% of the total (pprof #707). With
+//! `-list_recursion=once` ([`Options::list_recursion_once`]) every sample counts
+//! once per routine and once per line, computed from the samples
+//! ([`once_cums`]).
+//!
+//! [`Options::list_recursion_once`]: super::Options::list_recursion_once
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use super::{Report, split_list, trim_path};
-use crate::graph::{Graph, Order, Strs};
+use super::{BuiltGraph, Report, split_list, trim_path};
+use crate::graph::{Graph, GraphBuilder, NodeInfo, Order, Strs};
 use crate::measurement::percentage;
 
 /// Reads source files once, by the name the profile gives them.
@@ -137,6 +147,7 @@ fn source_from_file(
     reader: &mut SourceReader,
     g: &Graph,
     fns: &[u32],
+    once_lines: Option<&HashMap<i64, i64>>,
 ) -> Result<Vec<SrcLine>, String> {
     const MARGIN: i64 = 5;
     let first = g.node(fns[0]).info;
@@ -159,6 +170,11 @@ fn source_from_file(
         let e = line_nodes.entry(lineno).or_default();
         e.0 += node.flat;
         e.1 += node.cum;
+    }
+    if let Some(once) = once_lines {
+        for (lineno, e) in line_nodes.iter_mut() {
+            e.1 = once.get(lineno).copied().unwrap_or(0);
+        }
     }
     if start < 1 {
         start = 1;
@@ -221,10 +237,9 @@ pub struct Listing {
 /// cumulative, values (the web UI's Source view bounds its page this way).
 pub fn listing(rpt: &mut Report, max_functions: usize) -> Result<Listing, String> {
     let symbol = rpt.opts.symbol.clone();
+    let (once, sample_index) = (rpt.opts.list_recursion_once, rpt.opts.sample_index);
     // Lines' values are all a listing needs: no edges.
-    let built = rpt.new_graph_with(None, false);
-    let g = built.graph;
-    let strs: Strs = built.builder.into_strs();
+    let BuiltGraph { builder, graph: g } = rpt.new_graph_with(None, false);
     let Some(symbol) = symbol else {
         return Err("list needs a regexp".into());
     };
@@ -232,7 +247,7 @@ pub fn listing(rpt: &mut Report, max_functions: usize) -> Result<Listing, String
     let mut function_nodes: HashMap<u32, Vec<u32>> = HashMap::new();
     for &n in &g.nodes {
         let name = g.node(n).info.name;
-        if !symbol.is_match(strs.get(name)) {
+        if !symbol.is_match(builder.strs.get(name)) {
             continue;
         }
         let e = function_nodes.entry(name).or_default();
@@ -244,6 +259,9 @@ pub fn listing(rpt: &mut Report, max_functions: usize) -> Result<Listing, String
     if function_nodes.is_empty() {
         return Err(format!("no matches found for regexp: {}", symbol.as_str()));
     }
+    let once =
+        once.then(|| once_cums(&builder, &g, function_nodes.values().flatten().copied(), sample_index));
+    let strs: Strs = builder.into_strs();
     let matched = functions.len();
     if max_functions > 0 && functions.len() > max_functions {
         let weight = |n: u32| {
@@ -291,8 +309,13 @@ pub fn listing(rpt: &mut Report, max_functions: usize) -> Result<Listing, String
             let file_id = g.node(fl).info.file;
             let filename = strs.get(file_id);
             let fns = &file_nodes[&file_id];
-            let (flat, cum) = fns.iter().fold((0, 0), |(a, b), &n| (a + g.node(n).flat, b + g.node(n).cum));
-            let lines = source_from_file(filename, &mut reader, &g, fns);
+            let (flat, mut cum) =
+                fns.iter().fold((0, 0), |(a, b), &n| (a + g.node(n).flat, b + g.node(n).cum));
+            let once_lines = once.as_ref().map(|o| {
+                cum = o.routines.get(&(name_id, file_id)).copied().unwrap_or(0);
+                o.lines.get(&(name_id, file_id)).unwrap_or(&o.none)
+            });
+            let lines = source_from_file(filename, &mut reader, &g, fns, once_lines);
             entries.push(Entry::Routine(Routine {
                 name: name.to_string(),
                 file: filename.to_string(),
@@ -303,6 +326,73 @@ pub fn listing(rpt: &mut Report, max_functions: usize) -> Result<Listing, String
         }
     }
     Ok(Listing { entries, matched, shown: functions.len() })
+}
+
+/// Cumulative values that count each sample once: per routine (function name
+/// and file) and per line of a routine.
+pub struct OnceCums {
+    /// `(name, file)` → value.
+    pub routines: HashMap<(u32, u32), i64>,
+    /// `(name, file)` → line → value.
+    pub lines: HashMap<(u32, u32), HashMap<i64, i64>>,
+    none: HashMap<i64, i64>,
+}
+
+/// Walks the samples once and adds each sample's value at most once to every
+/// routine and every routine's line it reaches, for the routines of `nodes`
+/// (nodes of `g`, which `builder` built).
+pub fn once_cums(
+    builder: &GraphBuilder<'_>,
+    g: &Graph,
+    nodes: impl Iterator<Item = u32>,
+    sample_index: usize,
+) -> OnceCums {
+    // Dense ids of the routines and lines of the nodes.
+    let mut node_keys: HashMap<NodeInfo, (u32, u32)> = HashMap::new();
+    let mut routine_ids: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut line_ids: HashMap<(u32, u32, i64), u32> = HashMap::new();
+    for n in nodes {
+        let info = g.node(n).info;
+        let r = (info.name, info.file);
+        let next = routine_ids.len() as u32;
+        let rid = *routine_ids.entry(r).or_insert(next);
+        let next = line_ids.len() as u32;
+        let lid = *line_ids.entry((r.0, r.1, info.lineno)).or_insert(next);
+        node_keys.insert(info, (rid, lid));
+    }
+    let prof = builder.prof;
+    // Per location: the (routine, line) ids its frames reach.
+    let per_loc: Vec<Vec<(u32, u32)>> = (0..prof.locations.len() as u32)
+        .map(|l| builder.location_infos(l).iter().filter_map(|i| node_keys.get(i).copied()).collect())
+        .collect();
+    let mut routine_sum = vec![0i64; routine_ids.len()];
+    let mut line_sum = vec![0i64; line_ids.len()];
+    let mut routine_seen = vec![usize::MAX; routine_ids.len()];
+    let mut line_seen = vec![usize::MAX; line_ids.len()];
+    for i in 0..prof.samples.len() {
+        let w = prof.samples.values(i)[sample_index];
+        if w == 0 {
+            continue;
+        }
+        for &l in prof.samples.locations(i) {
+            for &(r, k) in &per_loc[l as usize] {
+                if routine_seen[r as usize] != i {
+                    routine_seen[r as usize] = i;
+                    routine_sum[r as usize] += w;
+                }
+                if line_seen[k as usize] != i {
+                    line_seen[k as usize] = i;
+                    line_sum[k as usize] += w;
+                }
+            }
+        }
+    }
+    let routines = routine_ids.iter().map(|(&r, &id)| (r, routine_sum[id as usize])).collect();
+    let mut lines: HashMap<(u32, u32), HashMap<i64, i64>> = HashMap::new();
+    for (&(name, file, lineno), &id) in &line_ids {
+        lines.entry((name, file)).or_default().insert(lineno, line_sum[id as usize]);
+    }
+    OnceCums { routines, lines, none: HashMap::new() }
 }
 
 /// `list`.

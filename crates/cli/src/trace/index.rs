@@ -6,8 +6,8 @@
 //! - A slice still open when the trace ends ends with the trace; an end with
 //!   no open slice is ignored. Events of a track are taken in time order
 //!   (stable), since a task may begin on one thread and end on another.
-//! - States are cut where they overlap ([`flatten`]), other slices are nested
-//!   ([`nest`]), user tasks packed ([`pack`]).
+//! - States are cut where they overlap (`flatten`), other slices are nested
+//!   (`nest`), user tasks packed (`pack`).
 
 use std::borrow::Cow;
 
@@ -150,6 +150,8 @@ pub fn build(trace: Trace) -> Model {
             name: Cow::Borrowed(&e.name),
             category: Cow::Borrowed(&e.category),
             args,
+            flows: Vec::new(),
+            terminating_flows: Vec::new(),
         });
     }
     let scanned = Scanned {

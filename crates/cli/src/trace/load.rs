@@ -4,7 +4,9 @@
 //! each a `TracePacket`. profile.proto also starts with field 1 bytes (a
 //! `ValueType`, whose own fields are 1 and 2), so the test looks inside the
 //! first packet: a field numbered 3 or more there (a timestamp, a sequence id,
-//! a track descriptor...) is a trace.
+//! a track descriptor...) is a trace. A gzip-compressed trace (`.pftrace.gz`,
+//! as `gzip` or a server's `Content-Encoding` leaves it) is read through, as
+//! profiles are, within the same size limit (`-max_profile_size`).
 
 use rustprof_profile::Profile;
 
@@ -79,25 +81,37 @@ pub fn read(path: &str) -> Result<Option<Loaded>, String> {
     if !sniff_file(path) {
         return Ok(None);
     }
-    let data = crate::limits::read_file(path)?;
+    let data = gunzipped(crate::limits::read_file(path)?)?;
     if !is_trace(&data) {
         return Ok(None);
     }
     decode(path, &data).map(Some)
 }
 
-/// Whether the file at `path` starts like a trace (reads its first bytes only).
-pub fn sniff_file(path: &str) -> bool {
-    let mut head = [0u8; 64];
-    let Ok(mut f) = std::fs::File::open(path) else { return false };
-    let mut n = 0;
-    while n < head.len() {
-        match std::io::Read::read(&mut f, &mut head[n..]) {
-            Ok(0) | Err(_) => break,
-            Ok(k) => n += k,
-        }
+/// `data` decompressed when it is gzip, within the profile size limit; as it
+/// is otherwise. A corrupt or cut gzip stream is an error naming what broke.
+fn gunzipped(data: Vec<u8>) -> Result<Vec<u8>, String> {
+    if !rustprof_profile::is_gzip(&data) {
+        return Ok(data);
     }
-    is_trace(&head[..n])
+    let hint = rustprof_profile::gzip_size_hint(&data);
+    rustprof_profile::gunzip(&data, hint, &crate::limits::decode_options())
+        .map_err(|e| format!("decompressing the gzip-compressed trace: {e}"))
+}
+
+/// Whether the file at `path` starts like a trace, gzip-compressed or not
+/// (reads its first bytes only).
+pub fn sniff_file(path: &str) -> bool {
+    let Ok(f) = std::fs::File::open(path) else { return false };
+    let mut head = Vec::with_capacity(64);
+    let mut raw = std::io::BufReader::new(f);
+    let Ok(start) = std::io::BufRead::fill_buf(&mut raw) else { return false };
+    let gz = rustprof_profile::is_gzip(start);
+    let reader: Box<dyn std::io::Read> =
+        if gz { Box::new(flate2::read::MultiGzDecoder::new(raw)) } else { Box::new(raw) };
+    // A prefix is enough to tell; a corrupt stream tells nothing.
+    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(reader, 64), &mut head);
+    is_trace(&head)
 }
 
 /// Reads one local source for the profile pipeline: a profile as it is, a
@@ -105,7 +119,7 @@ pub fn sniff_file(path: &str) -> bool {
 /// to do with a trace).
 pub fn read_source(path: &str, s: &Source, ui: &mut dyn Ui) -> Result<Profile, String> {
     let data = crate::limits::read_file(path)?;
-    if !is_trace(&data) {
+    if !sniff_file(path) {
         if s.trace_profile.is_some() {
             let what = crate::sniff::looks_like(&data).map(|w| format!(": {w}")).unwrap_or_default();
             return Err(format!("-trace_profile reads an execution trace, and this is not one{what}"));
@@ -113,6 +127,7 @@ pub fn read_source(path: &str, s: &Source, ui: &mut dyn Ui) -> Result<Profile, S
         return crate::fetch::decode_profile(&data);
     }
     let Some(kind) = s.trace_profile else { return Err(NOT_A_PROFILE.into()) };
+    let data = gunzipped(data)?;
     let loaded = decode(path, &data)?;
     if let Some(w) = &loaded.warning {
         ui.print_err(w);

@@ -10,12 +10,14 @@
 //!
 //! [`http`] reads requests and writes responses (std only, one thread per
 //! connection, a bounded number of them); [`views`] answers each path;
-//! [`page`] draws the page around a view. The scripts and styles are embedded
+//! [`page`] draws the page around a view, [`tags`] lists the profile's labels
+//! for its *Tags* menu. The scripts and styles are embedded
 //! in the binary (`assets/`) and served from `/ui/static/`: nothing is loaded
 //! from the network.
 
 pub mod http;
 pub mod page;
+pub mod tags;
 pub mod timeline;
 pub mod timeline_data;
 pub mod views;
@@ -88,12 +90,19 @@ pub struct WebUi {
     pub gate: Gate,
     /// The last few flame trees, by the options that made them.
     pub flames: Mutex<Vec<(String, CachedTree)>>,
+    /// The profile's label keys and values (the *Tags* menu).
+    pub tags: tags::Tags,
+    /// The profile's comments, shown on every page.
+    pub comments: Vec<String>,
 }
 
 impl WebUi {
     /// The state for serving `prof` with the command line's `cfg`.
     pub fn new(prof: Profile, cfg: Config, has_base: bool) -> WebUi {
         let sample_types = prof.sample_types.iter().map(|t| prof.str(t.ty).to_string()).collect();
+        let si = crate::driver::sample_index(&prof, &cfg.sample_index).unwrap_or(0);
+        let tags = tags::Tags::of(&prof, si);
+        let comments = prof.comments.iter().map(|&c| prof.str(c).to_string()).collect();
         WebUi {
             prof,
             cfg,
@@ -101,6 +110,8 @@ impl WebUi {
             has_base,
             gate: Gate::new(MAX_REPORTS),
             flames: Mutex::new(Vec::new()),
+            tags,
+            comments,
         }
     }
 }

@@ -28,7 +28,25 @@ pub const REFINES: &[(&str, &str, bool, &str)] = &[
 ];
 
 /// Query parameters that filter samples: what Reset removes.
-pub const FILTER_PARAMS: &[&str] = &["f", "i", "h", "s", "sf", "tf", "ti", "ts", "th", "prunefrom"];
+pub const FILTER_PARAMS: &[&str] =
+    &["f", "i", "h", "s", "sf", "tf", "ti", "ts", "th", "tagroot", "tagleaf", "prunefrom"];
+
+/// The filters shown as chips under the menu bar: URL parameter, the
+/// option's name (as `-top`'s "Active filters" names it).
+pub const CHIPS: &[(&str, &str)] = &[
+    ("f", "focus"),
+    ("i", "ignore"),
+    ("h", "hide"),
+    ("s", "show"),
+    ("sf", "show_from"),
+    ("prunefrom", "prune_from"),
+    ("tf", "tagfocus"),
+    ("ti", "tagignore"),
+    ("ts", "tagshow"),
+    ("th", "taghide"),
+    ("tagroot", "tagroot"),
+    ("tagleaf", "tagleaf"),
+];
 
 /// Query parameters that belong to one view and are dropped when switching.
 pub const VIEW_PARAMS: &[&str] = &["fz", "path", "match"];
@@ -69,6 +87,31 @@ pub struct Chrome<'a> {
     pub data_json: &'a str,
     /// Load the flame graph's script and styles.
     pub flame: bool,
+    /// The profile's labels (the *Tags* menu).
+    pub tags: &'a super::tags::Tags,
+    /// The profile's comments.
+    pub comments: &'a [String],
+}
+
+/// The active filters of `req` as chips, each a link to the same page
+/// without it; empty when there is none.
+pub fn chips(req: &Request, view: &str) -> String {
+    let mut h = String::new();
+    for (param, name) in CHIPS {
+        let Some(v) = req.param(param).filter(|v| !v.is_empty()) else { continue };
+        let without = query_with(req, &[VIEW_PARAMS, &[param]].concat(), &[]);
+        let _ = writeln!(
+            h,
+            "<a class=\"rp-chip\" data-param=\"{param}\" href=\"./{view}{}\" title=\"Remove this filter\">\
+             <span class=\"rp-chip-name\">{name}</span>={}<span class=\"rp-chip-x\" aria-label=\"remove\">\u{00d7}</span></a>",
+            html_escape(&without),
+            html_escape(v)
+        );
+    }
+    if h.is_empty() {
+        return h;
+    }
+    format!("<div id=\"rp-chips\" class=\"rp-chips\">\n{h}</div>\n")
 }
 
 /// The whole page: header, details, warnings, the view's body, scripts.
@@ -148,6 +191,7 @@ pub fn render(c: &Chrome, body: &str) -> String {
         c.view,
         html_escape(&reset)
     );
+    h.push_str(&super::tags::menu(c.tags, c.req, c.view));
     let _ = writeln!(
         h,
         "<a class=\"rp-link\" id=\"rp-download\" href=\"./download\" title=\"The profile (profile.proto)\">Download</a>"
@@ -165,7 +209,20 @@ pub fn render(c: &Chrome, body: &str) -> String {
         "<button type=\"button\" id=\"rp-title\" class=\"rp-title\" title=\"Show the report's details\">{}</button>",
         html_escape(c.title)
     );
-    h.push_str("</header>\n<div id=\"rp-details\" class=\"rp-details\" hidden>\n");
+    h.push_str("</header>\n");
+    if !c.view.is_empty() {
+        h.push_str(&chips(c.req, c.view));
+    }
+    if !c.comments.is_empty() {
+        h.push_str(
+            "<details id=\"rp-comments\" class=\"rp-comments\" open><summary>Profile comments</summary>\n",
+        );
+        for cm in c.comments {
+            let _ = writeln!(h, "<div class=\"rp-comment\">{}</div>", html_escape(cm));
+        }
+        h.push_str("</details>\n");
+    }
+    h.push_str("<div id=\"rp-details\" class=\"rp-details\" hidden>\n");
     for l in c.legend {
         let _ = writeln!(h, "<div>{}</div>", html_escape(l));
     }
@@ -224,7 +281,11 @@ mod tests {
         let req = parse_request_line("GET /ui/top?f=a%7Cb&fz=1.2&si=alloc_space HTTP/1.1").unwrap();
         assert_eq!(query_with(&req, VIEW_PARAMS, &[]), "?f=a%7Cb&si=alloc_space");
         assert_eq!(query_with(&req, FILTER_PARAMS, &[("si", "inuse space")]), "?fz=1.2&si=inuse%20space");
+        let chipped = chips(&req, "top");
+        assert!(chipped.contains("data-param=\"f\" href=\"./top?si=alloc_space\""), "{chipped}");
+        assert!(chipped.contains("focus</span>=a|b"), "{chipped}");
         let bare = parse_request_line("GET /ui/ HTTP/1.1").unwrap();
+        assert_eq!(chips(&bare, "top"), "");
         assert_eq!(query_with(&bare, VIEW_PARAMS, &[]), "");
     }
 
@@ -244,6 +305,8 @@ mod tests {
             req: &req,
             data_json: "{}",
             flame: false,
+            tags: &crate::web::tags::Tags::default(),
+            comments: &["a <comment>".to_string()],
         };
         let html = render(&c, "<p>body</p>");
         assert!(html.contains("value=\"&lt;script&gt;\""));
@@ -251,6 +314,7 @@ mod tests {
         assert!(html.contains("<div>bad &amp; worse</div>"));
         assert!(html.contains("a&lt;b"));
         assert!(html.contains("data-si=\"alloc&lt;\""));
+        assert!(html.contains("<div class=\"rp-comment\">a &lt;comment&gt;</div>"));
         assert!(!html.contains("<script>"));
         let e = plain_error(404, "no <such> page");
         assert_eq!(e.status, 404);

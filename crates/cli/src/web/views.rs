@@ -5,7 +5,7 @@
 //!
 //! | path | what |
 //! |---|---|
-//! | `/ui/` | the graph (the flame graph when graphviz is missing) |
+//! | `/ui/` | redirects to the flame graph (as pprof) |
 //! | `/ui/top` | `top`, at most 500 rows unless `n` says otherwise, sortable |
 //! | `/ui/graph` | `dot` drawn by graphviz, with pan, zoom and selection |
 //! | `/ui/flamegraph` | the flame graph; `/ui/flamegraph.json?path=P` a subtree, `?match=RE` an exact search |
@@ -114,11 +114,10 @@ impl WebUi {
             "/ui/download" => return self.download(),
             "/ui/flamegraph.json" => return self.flame_json(req),
             "/ui/" => {
-                if dot_available() {
-                    "graph"
-                } else {
-                    "flamegraph"
-                }
+                // As pprof's web UI since 2025: the flame graph opens first
+                // (legible at any size, runtime frames folded).
+                let q = if req.raw_query.is_empty() { String::new() } else { format!("?{}", req.raw_query) };
+                return Response::redirect(301, format!("flamegraph{q}"));
             }
             "/ui/graph" => "graph",
             "/ui/top" => "top",
@@ -194,6 +193,8 @@ impl WebUi {
             req,
             data_json,
             flame: view == "flamegraph",
+            tags: &self.tags,
+            comments: &self.comments,
         };
         page::page_response(200, page::render(&chrome, body))
     }
@@ -219,6 +220,8 @@ impl WebUi {
             req,
             data_json: "{\"error\":true}",
             flame: false,
+            tags: &self.tags,
+            comments: &self.comments,
         };
         page::page_response(status, page::render(&chrome, &body))
     }
@@ -284,7 +287,8 @@ impl WebUi {
         // graphviz leaves `&;` unescaped in some labels.
         let svg = svg.replace("&;", "&amp;;");
         let body = format!(
-            "<div class=\"rp-graph-help\">Drag to pan, wheel to zoom, click nodes to select them for Refine.</div>\n\
+            "<div class=\"rp-graph-help\"><button type=\"button\" id=\"rp-fit\" title=\"Switch between the whole graph and a readable scale (key f)\">Fit (f)</button> \
+             Opens at a readable scale on the heaviest nodes. Drag to pan, wheel to zoom, click nodes to select them for Refine.</div>\n\
              <div id=\"rp-graph\" class=\"rp-graph\">{svg}</div>"
         );
         let mut data = String::from("{\"view\":\"graph\",\"nodes\":[");
@@ -329,7 +333,7 @@ impl WebUi {
         let mut body = String::with_capacity(json.len() + 1024);
         body.push_str(
             "<div class=\"fg-toolbar\"><button type=\"button\" id=\"fg-reset\">Reset zoom</button>\n\
-             <span class=\"fg-hint\">Click a frame to zoom, right-click it to refine; the search box highlights.</span>\n",
+             <span class=\"fg-hint\">Click a frame to zoom (a ▸ folded frame to expand it), right-click it to refine; the search box highlights.</span>\n",
         );
         if tree.diff {
             let (shrink, grow) = if tree.diff_base { ("base", "new") } else { ("removed", "added") };
@@ -416,7 +420,7 @@ impl WebUi {
         let (mut rpt, errors) = self.make_report(&["list", f], &cfg)?;
         let legend = rpt.profile_labels();
         let listing = source::listing(&mut rpt, MAX_ENTRIES).map_err(bad)?;
-        let body = render_listing(&rpt, &listing);
+        let body = recursion_toggle(req, rpt.opts.list_recursion_once) + &render_listing(&rpt, &listing);
         Ok(self.page(req, "source", &cfg, &legend, &errors, "{\"view\":\"source\"}", &body))
     }
 
@@ -426,6 +430,34 @@ impl WebUi {
             .with_header("Content-Disposition", "attachment;filename=profile.pb.gz")
             .with_header("Cache-Control", "no-store")
     }
+}
+
+/// The Source view's choice of how recursion counts (`-list_recursion`): two
+/// links that set the `recursion` URL parameter, the current one marked.
+fn recursion_toggle(req: &Request, once: bool) -> String {
+    let pprof = page::query_with(req, &["recursion"], &[]);
+    let single = page::query_with(req, &[], &[("recursion", "once")]);
+    let choice = |href: &str, current: bool, id: &str, label: &str, help: &str| {
+        let cur = if current { " class=\"rp-current\" aria-current=\"true\"" } else { "" };
+        format!("<a href=\"./source{}\" id=\"{id}\" title=\"{help}\"{cur}>{label}</a>", html_escape(href))
+    };
+    format!(
+        "<p class=\"rp-note rp-recursion\">Recursion: {} | {}</p>\n",
+        choice(
+            &pprof,
+            !once,
+            "rp-recursion-pprof",
+            "as pprof",
+            "A routine's cum is the sum of its lines' (go tool pprof's numbers; recursion can exceed 100%)"
+        ),
+        choice(
+            &single,
+            once,
+            "rp-recursion-once",
+            "each sample once",
+            "Each sample counts once per routine and per line (-list_recursion=once)"
+        )
+    )
 }
 
 /// The Source view: each routine as a table of lines, hot lines shaded.

@@ -22,6 +22,9 @@ pub(super) enum RawKind {
     Log,
     TaskBegin,
     TaskEnd,
+    /// An event of an async task's track ([`super::async_tracks`]).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    Async(super::async_tracks::AsyncOp),
 }
 
 /// An event as the hot path records it: no encoding, names borrowed when static.
@@ -35,6 +38,10 @@ pub(super) struct Raw {
     pub(super) track: u64,
     /// The region's task, the wait's lock address.
     pub(super) arg: u64,
+    /// More arguments (a `tracing` span's or event's fields).
+    pub(super) args: Option<Box<[(&'static str, ArgValue)]>>,
+    /// A `sync` wait's stack (return addresses, see [`super::stacks`]).
+    pub(super) stack: Option<Box<[u64]>>,
 }
 
 pub(super) struct ThreadBuf {
@@ -111,12 +118,24 @@ pub(super) struct Collector {
     pub(super) pid: i32,
     pub(super) tracks: Vec<Track>,
     pub(super) items: Vec<Item>,
+    /// Context switches of the session's threads (every consumer gets them).
+    pub(super) switches: super::switch::Switches,
+    tasks: super::async_tracks::AsyncTracks,
+    stacks: super::stacks::Symbolizer,
 }
 
 impl Collector {
     pub(super) fn new() -> Collector {
         let pid = crate::sys::getpid();
-        Collector { known_threads: hashbrown::HashSet::new(), pid, tracks: Vec::new(), items: Vec::new() }
+        Collector {
+            known_threads: hashbrown::HashSet::new(),
+            pid,
+            tracks: Vec::new(),
+            items: Vec::new(),
+            switches: super::switch::Switches::new(),
+            tasks: super::async_tracks::AsyncTracks::default(),
+            stacks: super::stacks::Symbolizer::default(),
+        }
     }
 
     /// The process's track.
@@ -147,7 +166,20 @@ impl Collector {
         self.items.push(Item { track: None, event });
     }
 
-    pub(super) fn drain(&mut self) {
+    /// The tracks of async tasks described and not done (a consumer that
+    /// joins or writes later needs them).
+    pub(super) fn live_tracks(&self) -> impl Iterator<Item = &Track> {
+        self.tasks.live()
+    }
+
+    /// One pass over the sources: context-switch rings, then the threads'
+    /// buffers, then the slices the switch records make (they need the
+    /// waits drained meanwhile to say why a thread blocked).
+    pub(super) fn drain(&mut self, now: u64) {
+        // Context-switch rings first: the waits their records follow are
+        // then in the buffers drained below.
+        self.switches.poll();
+        self.stacks.reset();
         let bufs: Vec<Arc<ThreadBuf>> = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner).clone();
         for b in &bufs {
             let events = {
@@ -159,6 +191,11 @@ impl Collector {
             };
             let track = self.thread_track(b.tid, || b.name.clone());
             for r in &events {
+                match r.kind {
+                    RawKind::Begin => self.switches.note_begin(b.tid, r.ts, &r.category, &r.name),
+                    RawKind::End => self.switches.note_end(b.tid, r.ts),
+                    _ => {}
+                }
                 self.event(track, r);
             }
             let dropped = b.dropped.swap(0, Ordering::Relaxed);
@@ -170,6 +207,8 @@ impl Collector {
                 );
             }
         }
+        self.tasks.flush(&mut self.items);
+        self.emit_switches(now);
         // Exited threads whose events are all written leave the registry.
         let mut reg = REGISTRY.lock().unwrap_or_else(PoisonError::into_inner);
         reg.retain(|b| {
@@ -179,6 +218,7 @@ impl Collector {
 
     fn event(&mut self, thread: u64, r: &Raw) {
         let e = match r.kind {
+            RawKind::Async(op) => return self.tasks.take(r, op),
             RawKind::Begin => {
                 let mut e = Event::begin(r.ts, thread, &r.name, &r.category);
                 if r.arg != 0 {
@@ -206,6 +246,33 @@ impl Collector {
             }
             RawKind::TaskEnd => Event::end(r.ts, task_uuid(r.track)),
         };
+        let e = match &r.stack {
+            Some(stack) => e.arg(rustprof_trace::vocab::ARG_STACK, ArgValue::Str(self.stacks.format(stack))),
+            None => e,
+        };
+        let e = match &r.args {
+            Some(args) => args.iter().fold(e, |e, (n, v)| e.arg(n, v.clone())),
+            None => e,
+        };
         self.push(e);
+    }
+
+    /// Turns the records the context-switch rings gave into slices on the
+    /// threads' CPU-state tracks (described in `tracks`, under their
+    /// thread's), and notes on the process track.
+    fn emit_switches(&mut self, now: u64) {
+        let mut out = super::switch::Emitted::default();
+        self.switches.emit(now, &mut out);
+        for tid in out.threads {
+            self.thread_track(tid, || {
+                Some(crate::sys::thread_name(tid))
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| tid.to_string())
+            });
+        }
+        self.tracks.extend(out.tracks);
+        for e in out.events {
+            self.push(e);
+        }
     }
 }

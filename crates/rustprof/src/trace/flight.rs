@@ -6,11 +6,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use hashbrown::HashMap;
-use rustprof_trace::{ArgValue, Encoder, Event, Track};
+use hashbrown::{HashMap, HashSet};
+use rustprof_trace::{ArgValue, Event, Track};
 
 use super::TraceError;
-use super::session::{self, Balance, Item};
+use super::session::{self, Balance, Item, Sequences};
 
 /// How much a [`FlightRecorder`] keeps (Go's `FlightRecorderConfig`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,8 +133,8 @@ impl FlightRecorder {
         // What the threads recorded up to now goes in.
         session::pass();
         let bytes = crate::heap::own(|| {
-            let tracks = session::consumers().tracks.clone();
-            ring.encode(&tracks)
+            let (tracks, open) = session::writing_now();
+            ring.encode(&tracks, &open)
         });
         let n = bytes.len() as u64;
         let r = w.write_all(&bytes).and_then(|()| w.flush());
@@ -264,21 +264,23 @@ impl Ring {
 
     /// The window as a trace: the session's tracks, the window's own tracks,
     /// then its events (a slice's end whose begin left the window is left
-    /// out).
-    fn encode(&self, tracks: &[Track]) -> Vec<u8> {
-        let mut enc = Encoder::new(1, rustprof_trace::clock::MONOTONIC);
+    /// out), then `open` (the CPU states the threads are in, ending now).
+    /// CPU-state tracks are written as compact sequences
+    /// ([`session::Sequences`]), as a streaming trace writes them.
+    fn encode(&self, tracks: &[Track], open: &[Event]) -> Vec<u8> {
+        let mut enc = Sequences::new();
         enc.clock_snapshot(&session::clocks());
-        for t in tracks {
-            enc.track(t);
-        }
+        let mut described = HashSet::new();
         let g = self.lock();
-        for (t, _) in g.tracks.values() {
-            enc.track(t);
+        for t in tracks.iter().chain(g.tracks.values().map(|(t, _)| t)) {
+            if described.insert(t.uuid) {
+                enc.track(t);
+            }
         }
         let mut balance = Balance::default();
-        for e in &g.entries {
-            if balance.admit(&e.event) {
-                enc.event(&e.event);
+        for e in g.entries.iter().map(|e| &e.event).chain(open) {
+            if balance.admit(e) {
+                enc.event(e);
             }
         }
         drop(g);

@@ -19,10 +19,17 @@
 //!   thread, like `trace.WithRegion`), [`log`] (an instant, like `trace.Log`);
 //!   all a single relaxed atomic load when no trace runs;
 //! - waits in [`crate::sync`]'s `Mutex`, `RwLock` and `Condvar` as `sync`
-//!   slices ("lock wait", "condvar wait") on the waiting thread.
+//!   slices ("lock wait", "condvar wait") on the waiting thread, with the
+//!   waiting stack;
 //! - CPU profile samples (when [`crate::cpu`] runs meanwhile) as instants
 //!   with their symbolized stacks, and the heap in-use counter (when
 //!   [`crate::heap::Sampled`] is the allocator); see `extras`.
+//! - each thread's CPU state from the kernel's context-switch records
+//!   (running, runnable, blocked with its reason) on a child track of the
+//!   thread's, written as a compact sequence; see `switch`;
+//! - with feature `tokio`, async tasks on tracks of their own (`tokio`);
+//!   with feature `tracing`, the `tracing` crate's spans and events
+//!   (`TracingLayer`).
 //!
 //! A [`FlightRecorder`] keeps the last seconds of the same events in memory
 //! and writes them on demand; it may run with a streaming trace or alone.
@@ -40,10 +47,21 @@
 //! rustprof::trace::stop().unwrap();
 //! ```
 
+mod async_tracks;
 mod buffer;
 mod extras;
 mod flight;
+mod perf;
 mod session;
+mod stacks;
+mod switch;
+#[cfg(feature = "tokio")]
+pub mod tokio;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
+
+#[cfg(feature = "tracing")]
+pub use tracing_layer::TracingLayer;
 
 use std::borrow::Cow;
 use std::io::Write;
@@ -139,7 +157,22 @@ pub(crate) fn stop_id(id: u64) -> Result<(), TraceError> {
 #[inline]
 fn record(kind: RawKind, name: Cow<'static, str>, category: Cow<'static, str>, track: u64, arg: u64) {
     if is_enabled() {
-        buffer::push(Raw { ts: now(), kind, name, category, track, arg });
+        buffer::push(Raw { ts: now(), kind, name, category, track, arg, args: None, stack: None });
+    }
+}
+
+/// Records a slice begin, an end or a log on the current thread with more
+/// arguments (the `tracing` layer's spans and events).
+#[cfg(feature = "tracing")]
+fn record_with_args(
+    kind: RawKind,
+    name: Cow<'static, str>,
+    category: Cow<'static, str>,
+    args: Vec<(&'static str, rustprof_trace::ArgValue)>,
+) {
+    if is_enabled() {
+        let args = (!args.is_empty()).then(|| args.into_boxed_slice());
+        buffer::push(Raw { ts: now(), kind, name, category, track: 0, arg: 0, args, stack: None });
     }
 }
 
@@ -246,7 +279,18 @@ pub(crate) fn wait_begin(lock: usize) -> bool {
         return false;
     }
     let name = if lock == 0 { vocab::CONDVAR_WAIT } else { vocab::LOCK_WAIT };
-    record(RawKind::Begin, Cow::Borrowed(name), Cow::Borrowed(vocab::SYNC), 0, lock as u64);
+    // The waiting stack, taken now: this thread is about to sleep anyway.
+    let stack = stacks::capture();
+    buffer::push(Raw {
+        ts: now(),
+        kind: RawKind::Begin,
+        name: Cow::Borrowed(name),
+        category: Cow::Borrowed(vocab::SYNC),
+        track: 0,
+        arg: lock as u64,
+        args: None,
+        stack,
+    });
     true
 }
 

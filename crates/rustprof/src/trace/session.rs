@@ -9,9 +9,15 @@
 //! events of one track, recorded on several threads, are written in order)
 //! and gives the rest to each consumer. The collector is rustprof's own
 //! thread: what it allocates is not the program's ([`crate::heap::own_stats`]).
+//!
+//! Context switches ([`super::switch`]) and async tasks' tracks
+//! ([`super::async_tracks`]) are sources of the same passes, so every
+//! consumer gets them; between passes the collector reads the context-switch
+//! rings every [`super::switch::READ_INTERVAL`]. Each consumer writes a
+//! thread's CPU-state track as a compact sequence of its own ([`Sequences`]).
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use hashbrown::{HashMap, HashSet};
@@ -51,6 +57,72 @@ impl Balance {
     }
 }
 
+/// A consumer's encoders: one sequence for most events, and a compact one
+/// ([`Encoder::compact`]) per thread's CPU-state track, whose events then
+/// name no track and carry timestamp deltas.
+pub(super) struct Sequences {
+    main: Encoder,
+    sched: HashMap<u64, Encoder>,
+    next_sequence: u32,
+}
+
+/// The first sequence id of the CPU-state tracks' compact sequences (ids
+/// below 128 take one byte, and the id is in every packet; 1 to 15 are left
+/// to the others).
+const FIRST_SEQUENCE: u32 = 16;
+
+impl Sequences {
+    pub(super) fn new() -> Sequences {
+        Sequences {
+            main: Encoder::new(1, rustprof_trace::clock::MONOTONIC),
+            sched: HashMap::new(),
+            next_sequence: FIRST_SEQUENCE,
+        }
+    }
+
+    pub(super) fn clock_snapshot(&mut self, clocks: &[(u32, u64)]) {
+        self.main.clock_snapshot(clocks);
+    }
+
+    pub(super) fn track(&mut self, t: &Track) {
+        self.main.track(t);
+    }
+
+    /// Encodes `e` on its track's sequence. A CPU-state track's events must
+    /// come in time order (they do: one thread's slices, one after the other).
+    pub(super) fn event(&mut self, e: &Event) {
+        if !super::switch::is_sched_track(e.track) {
+            self.main.event(e);
+            return;
+        }
+        let next = &mut self.next_sequence;
+        self.sched
+            .entry(e.track)
+            .or_insert_with(|| {
+                let seq = *next;
+                *next = next.wrapping_add(1).max(FIRST_SEQUENCE);
+                Encoder::compact(seq, rustprof_trace::clock::MONOTONIC, e.track)
+            })
+            .event(e);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.main.is_empty() && self.sched.values().all(Encoder::is_empty)
+    }
+
+    /// The bytes encoded since the last take: the main sequence first (it
+    /// describes the tracks), then the compact ones.
+    pub(super) fn take(&mut self) -> Vec<u8> {
+        let mut out = self.main.take();
+        for enc in self.sched.values_mut() {
+            if !enc.is_empty() {
+                out.extend_from_slice(&enc.take());
+            }
+        }
+        out
+    }
+}
+
 /// The clocks' readings for a `ClockSnapshot`.
 pub(super) fn clocks() -> Vec<(u32, u64)> {
     vec![
@@ -66,7 +138,7 @@ struct Stream {
     /// When it started: what was recorded before is not its own (events of
     /// a flight recorder's that were still in the threads' buffers).
     since: u64,
-    enc: Encoder,
+    enc: Sequences,
     w: Box<dyn Write + Send>,
     balance: Balance,
     /// Tracks described to this stream: events on others are not written.
@@ -75,11 +147,11 @@ struct Stream {
 }
 
 impl Stream {
-    fn new(id: u64, w: Box<dyn Write + Send>, tracks: &[Track]) -> Stream {
+    fn new<'a>(id: u64, w: Box<dyn Write + Send>, tracks: impl Iterator<Item = &'a Track>) -> Stream {
         let mut s = Stream {
             id,
             since: super::now(),
-            enc: Encoder::new(1, rustprof_trace::clock::MONOTONIC),
+            enc: Sequences::new(),
             w,
             balance: Balance::default(),
             known: HashSet::new(),
@@ -93,8 +165,9 @@ impl Stream {
     }
 
     fn track(&mut self, t: &Track) {
-        self.known.insert(t.uuid);
-        self.enc.track(t);
+        if self.known.insert(t.uuid) {
+            self.enc.track(t);
+        }
     }
 
     fn feed(&mut self, tracks: &[Track], items: &[Item]) {
@@ -183,6 +256,14 @@ fn wake(stop: bool) {
     WAKE.1.notify_all();
 }
 
+/// The collector thread's id (0 before it runs): the context-switch
+/// recorder does not attach to it.
+static COLLECTOR_TID: AtomicI32 = AtomicI32::new(0);
+
+pub(super) fn collector_tid() -> i32 {
+    COLLECTOR_TID.load(Ordering::Relaxed)
+}
+
 /// Whether a session runs (for the fork handler: atomics only).
 static LIVE: AtomicBool = AtomicBool::new(false);
 /// Set in a child forked while a session ran: the collector is gone and its
@@ -250,19 +331,41 @@ fn end_if_idle(ctl: &mut Control) {
 }
 
 fn collector_loop() {
+    COLLECTOR_TID.store(crate::sys::gettid(), Ordering::Relaxed);
     loop {
-        let stop = {
+        let next = std::time::Instant::now() + super::FLUSH_INTERVAL;
+        let stop = loop {
             let mut g = WAKE.0.lock().unwrap_or_else(PoisonError::into_inner);
-            if !g.0 && !g.1 {
-                g = WAKE.1.wait_timeout(g, super::FLUSH_INTERVAL).unwrap_or_else(PoisonError::into_inner).0;
+            let left = next.saturating_duration_since(std::time::Instant::now());
+            if !g.0 && !g.1 && !left.is_zero() {
+                // Between passes, the context-switch rings are read more
+                // often than the buffers: they are small (the kernel's
+                // locked-memory limit).
+                g = WAKE
+                    .1
+                    .wait_timeout(g, left.min(super::switch::READ_INTERVAL))
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
             }
-            g.1 = false;
-            g.0
+            if g.0 || g.1 || std::time::Instant::now() >= next {
+                g.1 = false;
+                break g.0;
+            }
+            drop(g);
+            read_switches();
         };
         if stop {
             return;
         }
         pass();
+    }
+}
+
+/// Reads the context-switch rings (between passes).
+fn read_switches() {
+    let _own = crate::heap::Own::enter();
+    if let Some(p) = COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner).as_mut() {
+        p.c.switches.read();
     }
 }
 
@@ -282,13 +385,19 @@ fn pass_inner(last: bool) -> Option<Stream> {
     let _own = crate::heap::Own::enter();
     let mut guard = COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner);
     let p = guard.as_mut()?;
-    let watermark = extras::watermark(super::now());
-    p.c.drain();
+    let now = super::now();
+    let watermark = extras::watermark(now);
+    p.c.drain(now);
     p.extras.collect(&mut p.c);
-    // Taken, not appended from: a flood's capacity is not kept.
-    let mut items = std::mem::take(&mut p.c.items);
-    if !p.held.is_empty() {
-        items.append(&mut p.held);
+    // Taken, not appended from: a flood's capacity is not kept. What was
+    // held back goes first: the stable sort below then keeps a track's
+    // events in the order they were handed over even at equal times (a
+    // CPU state's end, held, and the next state's begin at that time).
+    let mut items = std::mem::take(&mut p.held);
+    if items.is_empty() {
+        items = std::mem::take(&mut p.c.items);
+    } else {
+        items.append(&mut p.c.items);
     }
     let mut items = by_time(items);
     let cut = items.partition_point(|it| it.event.ts <= watermark);
@@ -300,6 +409,10 @@ fn pass_inner(last: bool) -> Option<Stream> {
         s.feed(&tracks, &items);
         if last {
             s.feed(&[], &p.held);
+            // The states the threads are in now end with the stream.
+            let open: Vec<Item> =
+                p.c.switches.open_states(now).into_iter().map(|event| Item { track: None, event }).collect();
+            s.feed(&[], &open);
         }
     }
     if let Some(r) = c.ring.as_ref() {
@@ -332,8 +445,12 @@ pub(super) fn start_stream(w: Box<dyn Write + Send>) -> Result<u64, TraceError> 
     ensure_session(&mut ctl)?;
     let id = ctl.next_stream;
     ctl.next_stream += 1;
+    // The collector held while the stream joins: no pass in between
+    // announces an async task's track to the others only.
+    let guard = COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner);
     let mut c = consumers();
-    let s = crate::heap::own(|| Stream::new(id, w, &c.tracks));
+    let live = guard.as_ref().into_iter().flat_map(|p| p.c.live_tracks());
+    let s = crate::heap::own(|| Stream::new(id, w, c.tracks.iter().chain(live)));
     c.stream = Some(s);
     set_active(&c);
     Ok(id)
@@ -374,6 +491,17 @@ pub(super) fn stop_stream(id: Option<u64>) -> Result<(), TraceError> {
     crate::heap::outside(move || drop(w));
     crate::heap::own(move || drop((enc, balance, known)));
     result
+}
+
+/// What a trace written now needs besides its events: every track a
+/// consumer may need (the session's lasting tracks, live async tasks') and
+/// the CPU states the threads are in now, as slices ending now.
+pub(super) fn writing_now() -> (Vec<Track>, Vec<Event>) {
+    let guard = COLLECTOR.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut tracks = consumers().tracks.clone();
+    let Some(p) = guard.as_ref() else { return (tracks, Vec::new()) };
+    tracks.extend(p.c.live_tracks().cloned());
+    (tracks, p.c.switches.open_states(super::now()))
 }
 
 /// Attaches a flight recorder's ring.

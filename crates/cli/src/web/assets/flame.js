@@ -5,6 +5,13 @@
 // makes them visible. Hover shows name, value and percentage; click zooms; the
 // search box highlights matches and shows the matched share of the total.
 //
+// Runtime plumbing (the C runtime's and std's entry frames, thread start,
+// catch_unwind and FnOnce shims, libtest's and rustprof's bench harness) is
+// folded: each run of such frames under the root is drawn as one frame, of the
+// same value, that expands on click. The toggle "Fold runtime frames" turns
+// folding off (`fold=0` in the URL or the hash). Folding only changes what is
+// drawn: values, percentages, zoom paths and search shares are the tree's.
+//
 // Data (from FlameTree::to_json): names[] with their ids nameIds[], nodes[]
 // in depth-first order, each `name, pos, neg, selfPos, selfNeg, [div, selfDiv
 // if mean], k` where k >= 0 is the number of children that follow and k < 0
@@ -46,6 +53,46 @@
     }
     return { root: root, count: count };
   }
+
+  // Frame names that are runtime plumbing (README: "Folded frames"). A Rust
+  // path may carry generic arguments and closure or shim suffixes (or the
+  // `::` left where generic arguments were cut out of the name).
+  var RUST_SUFFIX = '(?:::(?:\\{\\{closure\\}\\}|\\{closure#\\d+\\}|\\{shim:vtable#\\d+\\}|<.*>|)|\\{\\{vtable\\.shim\\}\\})*';
+  var PLUMBING = new RegExp('^(?:' + [
+    // The C runtime and thread start (glibc, musl, macOS).
+    '_start', 'start', '__libc_start_main', '__libc_start_main_impl', '__libc_start_call_main',
+    '__libc_start_main_alias_\\d+', 'libc_start_main_stage2', 'start_thread', '_pthread_start',
+    'thread_start', '(?:__)?clone3?', '__thread_start'
+  ].join('|') + ')$|^(?:' + [
+    // std's runtime: lang_start, thread spawn, panics caught at the entry.
+    'std::rt::lang_start', 'std::rt::lang_start_internal',
+    'std::sys(?:_common)?::backtrace::__rust_begin_short_backtrace',
+    'std::panicking::try', 'std::panicking::try::do_call',
+    'std::panicking::catch_unwind', 'std::panicking::catch_unwind::do_call', 'std::panic::catch_unwind',
+    '__rust_try', 'std::sys::.*::thread_start', '<std::sys::[^ ]*>::new::thread_start',
+    'std::thread::Builder::spawn_unchecked_', 'std::thread::lifecycle::spawn_unchecked',
+    // Calls through closures and boxed closures.
+    'core::ops::function::FnOnce::call_once', 'core::ops::function::impls::(?:<impl .*>)?::call_once',
+    '<.* as core::ops::function::FnOnce<.*>>::call_once',
+    // Test and benchmark harnesses.
+    'test::.*', 'rustprof::bench::(?:main|run|Harness::.*|B::(?:run1|run_n|run_sub|process|launch|run))'
+  ].join('|') + ')' + RUST_SUFFIX + '$');
+
+  function plumbingName(name) { return PLUMBING.test(name); }
+
+  // Whether frame `n` is plumbing: by its name, or a `main` (the C `main` of
+  // a Rust program, a bench's own `main`) with no self value that only calls
+  // plumbing.
+  function isPlumbing(n) {
+    if (plumbingName(n.name)) return true;
+    if (!(n.name === 'main' || /::main$/.test(n.name)) || !n.kids.length || n.sp || n.sn) return false;
+    for (var i = 0; i < n.kids.length; i++) if (!plumbingName(n.kids[i].name)) return false;
+    return true;
+  }
+
+  // A frame's children and parent as drawn (folding replaces some).
+  function kidsOf(n) { return n.dk || n.kids; }
+  function parentOf(n) { return n.dp || n.parent; }
 
   function trimZeros(s) {
     if (s.slice(-3) === '.00') s = s.slice(0, -3);
@@ -150,6 +197,10 @@
     this.rows = [];
     this.tipNode = null;
     this.colors = {};
+    this.fold = !(opts.state && opts.state.fold === '0');
+    this.expanded = {};
+    this.groups = [];
+    this.touched = [];
     this.container = opts.container;
     this.canvas = document.createElement('canvas');
     this.canvas.className = 'fg-canvas';
@@ -162,8 +213,87 @@
     this.font = '12px ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace';
     this.ctx.font = this.font;
     this.charW = this.ctx.measureText('MMMMMMMMMM').width / 10 || 7.2;
+    this.refold();
     this.bind();
   }
+
+  // Rebuilds the folded frames: each run of plumbing frames starting under
+  // the root (and not expanded by a click) becomes one frame whose children
+  // are the first frames below the run that are not plumbing.
+  Flame.prototype.refold = function () {
+    for (var t = 0; t < this.touched.length; t++) {
+      var o = this.touched[t];
+      delete o.dk;
+      delete o.dp;
+      delete o.inGroup;
+    }
+    this.touched = [];
+    this.groups = [];
+    if (!this.fold) return;
+    // Runs start under the root, or under the label frames `tagroot` puts
+    // at the top of the stacks (opts.labelRows of them).
+    // (samples without the label have no such frame).
+    var level = [this.root], bases = [this.root];
+    for (var d = 0; d < (this.o.labelRows || 0); d++) {
+      var next = [];
+      for (var b = 0; b < level.length; b++) {
+        for (var c = 0; c < level[b].kids.length; c++) if (!isPlumbing(level[b].kids[c])) next.push(level[b].kids[c]);
+      }
+      bases = bases.concat(next);
+      level = next;
+    }
+    for (var bi = 0; bi < bases.length; bi++) this.foldUnder(bases[bi]);
+  };
+
+  // Folds the runs of plumbing frames starting at the children of `root`.
+  Flame.prototype.foldUnder = function (root) {
+    var dk = [], any = false;
+    for (var i = 0; i < root.kids.length; i++) {
+      var k = root.kids[i];
+      if (!isPlumbing(k) || this.expanded[this.pathOf(k)]) { dk.push(k); continue; }
+      var members = [], frontier = [], stack = [k], sp = 0, sn = 0, sdiv = 0;
+      while (stack.length) {
+        var m = stack.pop();
+        members.push(m);
+        sp += m.sp;
+        sn += m.sn;
+        sdiv += m.sdiv;
+        for (var j = m.kids.length - 1; j >= 0; j--) {
+          var c = m.kids[j];
+          if (isPlumbing(c)) stack.push(c); else frontier.push(c);
+        }
+      }
+      if (members.length < 2) { dk.push(k); continue; }
+      frontier.sort(function (a, b) { return b.w - a.w; });
+      var g = {
+        name: members.length + ' runtime frames: ' + members[0].name + ' \u2026 ' + members[members.length - 1].name,
+        group: true, members: members, first: k, pos: k.pos, neg: k.neg, w: k.w, sp: sp, sn: sn,
+        div: k.div, sdiv: sdiv, kids: frontier, nk: frontier.length, parent: root, idx: k.idx,
+        depth: root.depth + 1, cut: false, hit: false
+      };
+      for (var f = 0; f < frontier.length; f++) { frontier[f].dp = g; this.touched.push(frontier[f]); }
+      for (var q = 0; q < members.length; q++) { members[q].inGroup = g; this.touched.push(members[q]); }
+      this.groups.push(g);
+      dk.push(g);
+      any = true;
+    }
+    if (any) { root.dk = dk; this.touched.push(root); }
+  };
+
+  // Shows the frames of a folded frame.
+  Flame.prototype.expand = function (g) {
+    this.expanded[this.pathOf(g.first)] = true;
+    this.refold();
+  };
+
+  // Turns folding on or off (on again: every folded frame folded again).
+  Flame.prototype.setFold = function (on) {
+    this.fold = !!on;
+    this.expanded = {};
+    this.refold();
+    if (this.zoom.inGroup) this.expand(this.zoom.inGroup);
+    this.draw();
+  };
 
   Flame.prototype.truncated = function () {
     var stack = [this.root];
@@ -185,7 +315,10 @@
   };
 
   Flame.prototype.color = function (n, ancestor) {
-    if (n.hit) return ancestor ? '#e9a6ea' : '#d64fd8';
+    var hit = n.hit;
+    if (n.group) for (var m = 0; m < n.members.length && !hit; m++) hit = n.members[m].hit;
+    if (hit) return ancestor ? '#e9a6ea' : '#d64fd8';
+    if (n.group && !this.data.diff) return ancestor ? '#dfe5e8' : '#c5ced3';
     if (this.data.diff) {
       if (!n.w) return '#e6e6e6';
       var r = (n.pos - n.neg) / n.w;
@@ -235,7 +368,7 @@
     var W = Math.max(200, this.container.clientWidth);
     var rects = [];
     var chain = [];
-    for (var a = this.zoom; a; a = a.parent) chain.unshift(a);
+    for (var a = this.zoom; a; a = parentOf(a)) chain.unshift(a);
     for (var d = 0; d < chain.length - 1; d++) rects.push([0, d, W, chain[d], 1]);
     var base = chain.length - 1;
     var scale = this.zoom.w > 0 ? W / this.zoom.w : 0;
@@ -246,9 +379,9 @@
       var w = n.w * scale;
       rects.push([x, depth, w, n, 0]);
       if (depth > maxDepth) maxDepth = depth;
-      var cx = x, used = 0;
-      for (var i = 0; i < n.kids.length; i++) {
-        var kid = n.kids[i], kw = kid.w * scale;
+      var cx = x, used = 0, kids = kidsOf(n);
+      for (var i = 0; i < kids.length; i++) {
+        var kid = kids[i], kw = kid.w * scale;
         if (kw < MIN_PX) break;
         stack.push([kid, cx, depth + 1]);
         cx += kw;
@@ -274,9 +407,14 @@
     this.rows = rows;
   };
 
-  Flame.prototype.label = function (name, w) {
+  Flame.prototype.label = function (name, w, n) {
     var fit = Math.floor((w - 6) / this.charW);
     if (fit < 3) return '';
+    if (n && n.group) {
+      var alts = ['\u25b8 ' + name, '\u25b8 ' + n.members.length + ' runtime frames', '\u25b8 ' + n.members.length];
+      for (var a = 0; a < alts.length; a++) if (alts[a].length <= fit) return alts[a];
+      return '';
+    }
     if (name.length <= fit) return name;
     var s = shortName(name);
     if (s.length <= fit) return s;
@@ -304,7 +442,7 @@
       }
       ctx.fillStyle = this.color(n, kind === 1);
       ctx.fillRect(x, y, Math.max(0.5, w - 0.5), ROW - 1);
-      var text = this.label(n.name, w);
+      var text = this.label(n.name, w, n);
       if (text) {
         ctx.fillStyle = kind === 1 ? '#555' : '#111';
         ctx.fillText(text, x + 3, y + ROW / 2);
@@ -334,7 +472,7 @@
       return [n.cut ? 'Smaller frames (zoom in to see them)' : 'Frames too narrow to draw (zoom in)',
         'under ' + n.name];
     }
-    var lines = [n.name + (n.parent === null ? '' : '')];
+    var lines = [n.group ? n.members.length + ' runtime frames, folded (click to expand):' : n.name];
     var v = this.value(n, false), s = this.value(n, true);
     if (d.diff) {
       var before = d.diffBase ? 'base ' : '\u2212';
@@ -346,6 +484,10 @@
     } else {
       lines.push(formatValue(v, d) + ' (' + percent(v, t) + ')' +
         '   self ' + formatValue(s, d) + ' (' + percent(s, t) + ')');
+    }
+    if (n.group) {
+      for (var i = 0; i < n.members.length && i < 40; i++) lines.push('  ' + n.members[i].name);
+      if (n.members.length > 40) lines.push('  \u2026');
     }
     return lines;
   };
@@ -378,11 +520,17 @@
     this.canvas.addEventListener('click', function (ev) {
       var r = self.hit(ev);
       if (!r) return;
+      if (r[3].group && r[4] !== 2) {
+        self.expand(r[3]);
+        self.tip.hidden = true;
+        self.draw();
+        return;
+      }
       self.setZoom(r[3], true);
     });
     this.canvas.addEventListener('contextmenu', function (ev) {
       var r = self.hit(ev);
-      if (!r || r[4] === 2 || !self.o.onContext || r[3].parent === null) return;
+      if (!r || r[4] === 2 || !self.o.onContext || r[3].parent === null || r[3].group) return;
       ev.preventDefault();
       self.o.onContext(r[3].name, ev);
     });
@@ -398,6 +546,7 @@
 
   Flame.prototype.setZoom = function (n, user) {
     if (!n) n = this.root;
+    if (n.inGroup) this.expand(n.inGroup);
     this.zoom = n;
     this.tip.hidden = true;
     this.draw();
@@ -437,7 +586,9 @@
     var want = [];
     for (var i = 0; i < this.rects.length; i++) {
       var r = this.rects[i];
-      if (r[4] === 2 && r[3].cut && r[2] >= 2) want.push(r[3]);
+      if (r[4] !== 2 || r[2] < 2) continue;
+      var cands = r[3].group ? r[3].members : [r[3]];
+      for (var c = 0; c < cands.length; c++) if (cands[c].cut) want.push(cands[c]);
     }
     var self = this;
     want.forEach(function (n) {
@@ -472,6 +623,7 @@
         stack.push(k);
       }
     }
+    this.refold();
     this.draw();
   };
 
@@ -483,6 +635,33 @@
       if (r[4] !== 2 && r[3].name === name) {
         out.push({ x: b.left + r[0], y: b.top + r[1] * ROW, w: r[2], h: ROW - 1, depth: r[1], ancestor: r[4] === 1 });
       }
+    }
+    return out;
+  };
+
+  // For tests: the folded frames on screen and what they hold.
+  Flame.prototype.folds = function () {
+    var b = this.canvas.getBoundingClientRect(), out = [];
+    for (var i = 0; i < this.rects.length; i++) {
+      var r = this.rects[i];
+      if (r[4] !== 2 && r[3].group) {
+        out.push({
+          x: b.left + r[0], y: b.top + r[1] * ROW, w: r[2], h: ROW - 1, depth: r[1],
+          members: r[3].members.map(function (m) { return m.name; }), value: r[3].pos - r[3].neg
+        });
+      }
+    }
+    return out;
+  };
+
+  // For tests: the labels drawn, with their font size in CSS pixels.
+  Flame.prototype.labels = function () {
+    var b = this.canvas.getBoundingClientRect(), out = [], px = parseFloat(this.font) || 0;
+    for (var i = 0; i < this.rects.length; i++) {
+      var r = this.rects[i];
+      if (r[4] === 2) continue;
+      var text = this.label(r[3].name, r[2], r[3]);
+      if (text) out.push({ text: text, x: b.left + r[0], y: b.top + r[1] * ROW, px: px });
     }
     return out;
   };
@@ -517,6 +696,7 @@
     var search = opts.noSearch ? null : (opts.search || document.getElementById('search'));
     var matchedEl = opts.matchedEl || document.getElementById('fg-matched');
     var state = standalone ? hashState() : (opts.state || {});
+    opts.state = state;
     if (standalone) {
       opts.onZoom = function (path) { state.fz = path; setHash(state); };
     }
@@ -539,11 +719,31 @@
     }
     var reset = document.getElementById('fg-reset');
     if (reset) reset.addEventListener('click', function () { f.setZoom(f.root, true); });
+    if (f.zoom.inGroup) f.expand(f.zoom.inGroup);
+    // The folding toggle, after the reset button.
+    var label = document.createElement('label');
+    label.className = 'fg-fold';
+    label.title = 'Draw each run of runtime frames (_start, std::rt::lang_start, catch_unwind, ' +
+      'FnOnce::call_once, test harness...) as one frame; click it to expand';
+    var box = document.createElement('input');
+    box.type = 'checkbox';
+    box.id = 'fg-fold';
+    box.checked = f.fold;
+    label.appendChild(box);
+    label.appendChild(document.createTextNode(' Fold runtime frames'));
+    if (reset && reset.parentNode) reset.parentNode.insertBefore(label, reset.nextSibling);
+    else opts.container.parentNode.insertBefore(label, opts.container);
+    box.addEventListener('change', function () {
+      f.setFold(box.checked);
+      if (standalone) { state.fold = box.checked ? '' : '0'; setHash(state); }
+      if (opts.onFold) opts.onFold(box.checked);
+    });
     if (search && search.value) f.search(search.value); else f.draw();
     if (standalone) {
       window.addEventListener('hashchange', function () {
         var s = hashState();
         f.zoom = f.nodeAt(s.fz || '');
+        if (f.zoom.inGroup) f.expand(f.zoom.inGroup);
         f.draw();
       });
     }
@@ -552,6 +752,7 @@
 
   window.rustprofFlame = {
     start: start,
+    plumbingName: plumbingName,
     formatValue: formatValue,
     percent: percent,
     current: null

@@ -304,6 +304,58 @@
       showContext(name, ev);
     });
     var nodes = svg.querySelectorAll('g.node');
+
+    // The first view is readable: the smallest text at least READABLE_PX
+    // screen pixels, centred on the heaviest nodes (the largest labels);
+    // `f` or the Fit button switch to the whole graph and back.
+    var READABLE_PX = 10;
+    function fontOf(t) { return parseFloat(t.getAttribute('font-size')) || 14; }
+    function readable() {
+      s = 1; tx = 0; ty = 0;
+      apply();
+      var fit = svg.getScreenCTM().a, texts = svg.querySelectorAll('g.node text, g.edge text');
+      var smallest = Infinity, largest = 0;
+      texts.forEach(function (t) { var f = fontOf(t); smallest = Math.min(smallest, f); largest = Math.max(largest, f); });
+      if (!texts.length || !(fit > 0)) return;
+      var k = READABLE_PX / (fit * smallest);
+      if (k <= 1) return;
+      // The heaviest nodes: those with labels near the largest size.
+      var l = Infinity, t = Infinity, r = -Infinity, bt = -Infinity, heaviest = null;
+      nodes.forEach(function (n) {
+        var big = 0;
+        n.querySelectorAll('text').forEach(function (x) { big = Math.max(big, fontOf(x)); });
+        if (big < largest * 0.7) return;
+        var b = n.getBoundingClientRect();
+        if (big === largest && !heaviest) heaviest = b;
+        l = Math.min(l, b.left); t = Math.min(t, b.top); r = Math.max(r, b.right); bt = Math.max(bt, b.bottom);
+      });
+      var area = box.getBoundingClientRect();
+      if (heaviest && ((r - l) * k > area.width || (bt - t) * k > area.height)) {
+        l = heaviest.left; t = heaviest.top; r = heaviest.right; bt = heaviest.bottom;
+      }
+      var c = point({ clientX: (l + r) / 2, clientY: (t + bt) / 2 });
+      var mid = point({ clientX: area.left + area.width / 2, clientY: area.top + area.height / 2 });
+      s = k;
+      tx = mid.x - s * c.x;
+      ty = mid.y - s * c.y;
+      apply();
+    }
+    var fitted = false;
+    function toggleFit() {
+      fitted = !fitted;
+      if (fitted) { s = 1; tx = 0; ty = 0; apply(); } else readable();
+      var b = document.getElementById('rp-fit');
+      if (b) b.textContent = fitted ? 'Readable (f)' : 'Fit (f)';
+    }
+    readable();
+    var fitButton = document.getElementById('rp-fit');
+    if (fitButton) fitButton.addEventListener('click', function (ev) { ev.stopPropagation(); toggleFit(); });
+    document.addEventListener('keydown', function (ev) {
+      if (ev.key !== 'f' || ev.ctrlKey || ev.metaKey || ev.altKey) return;
+      var tag = ev.target && ev.target.tagName;
+      if (tag === 'INPUT' || tag === 'TEXTAREA') return;
+      toggleFit();
+    });
     onSelection.push(function () {
       nodes.forEach(function (n) { n.classList.toggle('rp-selected', selected.indexOf(nodeName(n)) >= 0); });
     });
@@ -329,7 +381,12 @@
       container: document.getElementById('flame'),
       noSearch: true,
       matchedEl: matchedEl,
-      state: { fz: p.get('fz') || '' },
+      state: { fz: p.get('fz') || '', fold: p.get('fold') || '' },
+      // tagroot's label frames: the runtime frames to fold are below them.
+      labelRows: (p.get('tagroot') || '').split(',').filter(function (k) { return k; }).length,
+      onFold: function (on) {
+        history.replaceState(history.state, '', urlWith(location.pathname, { fold: on ? '' : '0' }, []));
+      },
       onZoom: function (path, name) {
         history.pushState({ fz: path }, '', urlWith(location.pathname, { fz: path }, []));
         setSelected(name ? [name] : []);
