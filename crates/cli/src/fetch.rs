@@ -29,10 +29,37 @@ pub fn decode_profile(data: &[u8]) -> Result<Profile, String> {
     if data.is_empty() {
         return Err("parsing profile: empty input file".into());
     }
-    let p = rustprof_profile::decode_with(data, &crate::limits::decode_options())
-        .map_err(|e| crate::sniff::parse_error(data, &e));
+    let opts = crate::limits::decode_options();
+    let p = match rustprof_profile::decode_with(data, &opts) {
+        Ok(p) => Ok(p),
+        Err(e) if crate::sniff::try_legacy(&e) => decode_legacy(data, &opts, &e),
+        Err(e) => Err(crate::sniff::parse_error(data, &e)),
+    };
     crate::timing::mark("decoded");
     p
+}
+
+/// pprof's fallback when the data is not profile.proto: the legacy formats
+/// (gperftools' CPU and heap profiles, Go's `debug=1` text profiles...), on the
+/// uncompressed data.
+fn decode_legacy(
+    data: &[u8],
+    opts: &rustprof_profile::DecodeOptions,
+    proto_err: &rustprof_profile::DecodeError,
+) -> Result<Profile, String> {
+    let plain;
+    let text = if rustprof_profile::is_gzip(data) {
+        plain = rustprof_profile::gunzip(data, rustprof_profile::gzip_size_hint(data), opts)
+            .map_err(|e| crate::sniff::parse_error(data, &e))?;
+        &plain[..]
+    } else {
+        data
+    };
+    match crate::legacy::parse(text) {
+        Ok(Some(p)) => Ok(p),
+        Ok(None) => Err(crate::sniff::parse_error(data, proto_err)),
+        Err(e) => Err(crate::sniff::legacy_error(text, &e)),
+    }
 }
 
 /// Go's text for an I/O error (`no such file or directory`).

@@ -21,6 +21,7 @@ pub mod flags;
 pub mod gofmt;
 pub mod graph;
 pub mod labels;
+pub mod legacy;
 pub mod limits;
 pub mod measurement;
 pub mod post;

@@ -1,9 +1,36 @@
 //! Why a file is not a profile, in words: pprof's message first
 //! (`parsing profile: unrecognized profile format`), then what the data looks
-//! like (JSON, an ELF binary, a Go legacy text profile, HTML...) or, for data
-//! that looks like protobuf, the decoder's detail (message, field, byte offset).
+//! like (JSON, an ELF binary, a Go goroutine dump, HTML...) or, for data that
+//! looks like protobuf, the decoder's detail (message, field, byte offset).
+//! Which decoding failures go on to the legacy formats ([`crate::legacy`]).
 
 use rustprof_profile::{DecodeError, Problem};
+
+/// Whether pprof tries its legacy parsers after this profile.proto failure (it
+/// does for anything but empty, concatenated or invalid-but-decoded data).
+pub fn try_legacy(e: &DecodeError) -> bool {
+    match e {
+        DecodeError::Format(fe) => !matches!(
+            fe.problem,
+            Problem::Concatenated
+                | Problem::UnknownId(_)
+                | Problem::DuplicateId(_)
+                | Problem::ZeroId
+                | Problem::ValueCount { .. }
+                | Problem::NoSampleTypes
+        ),
+        _ => false,
+    }
+}
+
+/// pprof's message for a legacy profile that it recognized but found malformed,
+/// with the format it started like.
+pub fn legacy_error(data: &[u8], message: &str) -> String {
+    match looks_like_raw(data) {
+        Some(what) => format!("{message} ({what})"),
+        None => message.to_string(),
+    }
+}
 
 /// The message for a profile that failed to decode, as pprof's `ParseData`
 /// words it (`parsing profile: ...`), with rustprof's detail in parentheses.
@@ -22,8 +49,10 @@ pub fn parse_error(data: &[u8], e: &DecodeError) -> String {
             // parsers: "unrecognized profile format".
             _ => {
                 let detail = match looks_like(data) {
-                    Some(what) => format!("neither a pprof profile nor a Perfetto trace: {what}"),
-                    None => format!("malformed profile.proto: {fe}"),
+                    Some(what) => {
+                        format!("not profile.proto, a Perfetto trace or a legacy profile pprof reads: {what}")
+                    }
+                    None => format!("malformed profile.proto: {fe}; not a legacy profile pprof reads either"),
                 };
                 format!("parsing profile: unrecognized profile format ({detail})")
             }
@@ -49,15 +78,17 @@ pub fn looks_like(data: &[u8]) -> Option<String> {
     looks_like_raw(data)
 }
 
+/// Starts of legacy text profiles: a file starting so that is rejected has a
+/// malformed header or sample line.
 const LEGACY: &[(&str, &str)] = &[
     ("heap profile:", "a legacy text heap profile (Go's debug=1 or gperftools)"),
-    ("heap_v2/", "a legacy text heap profile (heap_v2)"),
     ("goroutine profile:", "a Go goroutine profile in text (debug=1)"),
     ("threadcreate profile:", "a Go threadcreate profile in text (debug=1)"),
-    ("--- contention:", "a legacy text contention profile"),
-    ("--- mutex:", "a legacy text mutex profile"),
-    ("--- heapz", "a legacy heapz profile"),
-    ("goroutine ", "a Go goroutine dump (debug=2)"),
+    ("--- contention:", "a Go block profile in text (debug=1)"),
+    ("--- mutex:", "a Go mutex profile in text (debug=1)"),
+    ("--- contentionz", "a contentionz profile"),
+    ("--- heapz", "a Java heapz profile"),
+    ("--- threadz", "a threadz profile"),
 ];
 
 fn looks_like_raw(data: &[u8]) -> Option<String> {
@@ -69,15 +100,18 @@ fn looks_like_raw(data: &[u8]) -> Option<String> {
     if data.len() >= 12 && data[..8] == [0; 8] && (data[8..12] == [3, 0, 0, 0] || data[8..12] == [0, 0, 0, 3])
     {
         return Some(
-            "it looks like a legacy binary CPU profile (gperftools), which rustprof does not read".into(),
+            "it starts like a gperftools binary CPU profile, but its header or records are malformed".into(),
         );
     }
     let text = text_prefix(data)?;
     let t = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
     let first = first_line(t);
     if let Some((_, what)) = LEGACY.iter().find(|(p, _)| t.starts_with(p)) {
+        return Some(format!("it starts like {what}, \"{first}\", but a header or sample line is malformed"));
+    }
+    if t.starts_with("goroutine ") {
         return Some(format!(
-            "it looks like {what}, starting \"{first}\"; rustprof reads profile.proto only"
+            "it looks like a Go goroutine dump (debug=2), starting \"{first}\"; pprof reads debug=0 and debug=1 goroutine profiles"
         ));
     }
     let what = if t.starts_with('{') || t.starts_with('[') {

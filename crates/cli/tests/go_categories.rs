@@ -271,7 +271,7 @@ fn files_pprof_rejects_get_its_words_first() {
     let err = String::from_utf8_lossy(&err);
     assert!(
         err.contains(
-            "(neither a pprof profile nor a Perfetto trace: it looks like JSON, starting \"{\\\"traceEvents"
+            "(not profile.proto, a Perfetto trace or a legacy profile pprof reads: it looks like JSON, starting \"{\\\"traceEvents"
         ),
         "{err}"
     );

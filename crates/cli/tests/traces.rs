@@ -299,7 +299,7 @@ fn traces_are_recognized() {
     assert!(!ok);
     assert!(
         err.lines().next().unwrap().starts_with(&format!(
-            "{json}: parsing profile: unrecognized profile format (neither a pprof profile nor a Perfetto trace: it looks like JSON"
+            "{json}: parsing profile: unrecognized profile format (not profile.proto, a Perfetto trace or a legacy profile pprof reads: it looks like JSON"
         )),
         "{err}"
     );

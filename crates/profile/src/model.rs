@@ -42,17 +42,28 @@ pub struct Label {
     pub num: i64,
     /// String index of the unit of `num` (may be 0).
     pub num_unit: StrId,
+    /// A numeric label even when `num` is 0 and there is no unit: pprof's legacy
+    /// parsers make such labels in memory (a heap sample's `bytes` of 0) and
+    /// pprof shows them; profile.proto cannot carry them (decoding drops a label
+    /// with neither a string, a number nor a unit).
+    pub keep_zero: bool,
 }
 
 impl Label {
     /// A string label.
     pub fn string(key: StrId, value: StrId) -> Label {
-        Label { key, str: value, num: 0, num_unit: StrId::EMPTY }
+        Label { key, str: value, num: 0, num_unit: StrId::EMPTY, keep_zero: false }
     }
 
     /// A numeric label with an optional unit (`StrId::EMPTY` for none).
     pub fn number(key: StrId, num: i64, unit: StrId) -> Label {
-        Label { key, str: StrId::EMPTY, num, num_unit: unit }
+        Label { key, str: StrId::EMPTY, num, num_unit: unit, keep_zero: false }
+    }
+
+    /// A numeric label without unit that stays one when `num` is 0 (see
+    /// [`Label::keep_zero`]).
+    pub fn number_kept(key: StrId, num: i64) -> Label {
+        Label { key, str: StrId::EMPTY, num, num_unit: StrId::EMPTY, keep_zero: true }
     }
 
     /// True when this is a string label (`str` set).
@@ -60,9 +71,10 @@ impl Label {
         !self.str.is_empty()
     }
 
-    /// True when this is a numeric label (no `str`, and a number or a unit).
+    /// True when this is a numeric label (no `str`, and a number, a unit, or
+    /// [`Label::keep_zero`]).
     pub fn is_num(&self) -> bool {
-        self.str.is_empty() && (self.num != 0 || !self.num_unit.is_empty())
+        self.str.is_empty() && (self.num != 0 || !self.num_unit.is_empty() || self.keep_zero)
     }
 }
 

@@ -135,8 +135,8 @@ pub fn fetch_url(url: &str, timeout: Duration, s: &Source, ui: &mut dyn Ui) -> R
     if resp.status != 200 {
         return Err(status_error(&resp));
     }
-    rustprof_profile::decode_with(&resp.body, &crate::limits::decode_options())
-        .map_err(|e| crate::sniff::parse_error(&resp.body, &e))
+    // As a file: profile.proto, else the legacy formats (`?debug=1` texts).
+    crate::fetch::decode_profile(&resp.body)
 }
 
 /// A source a mapping came from: the URL, and the mapping's start when fetched
