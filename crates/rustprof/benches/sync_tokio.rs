@@ -26,19 +26,17 @@ const ROUNDS: usize = 11;
 const OPS: u64 = 2_000_000;
 const CONTENDED_TIME: Duration = Duration::from_millis(200);
 
-fn current() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().build().unwrap()
-}
-
-/// ns per iteration of `f` run `OPS` times on a current-thread runtime.
-fn per_op<F: std::future::Future<Output = ()>>(rt: &tokio::runtime::Runtime, f: impl Fn() -> F) -> f64 {
-    rt.block_on(async {
-        let t = Instant::now();
-        for _ in 0..OPS {
-            f().await;
-        }
-        t.elapsed().as_nanos() as f64 / OPS as f64
-    })
+/// ns per iteration of `body`, run `OPS` times on a current-thread runtime.
+macro_rules! per_op {
+    ($rt:expr, $body:block) => {
+        $rt.block_on(async {
+            let t = Instant::now();
+            for _ in 0..OPS {
+                $body
+            }
+            t.elapsed().as_nanos() as f64 / OPS as f64
+        })
+    };
 }
 
 /// Kops/s of 8 tasks taking turns at one lock on a 2-worker runtime.
@@ -88,31 +86,29 @@ fn profiling(on: bool) {
 }
 
 fn main() {
-    let rt = current();
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let tm = tokio::sync::Mutex::new(0u64);
     let rm = rustprof::sync::tokio::Mutex::new(0u64);
     let ts = tokio::sync::Semaphore::new(4);
     let rs = rustprof::sync::tokio::Semaphore::new(4);
     let (ttx, mut trx) = tokio::sync::mpsc::channel::<u64>(16);
     let (rtx, mut rrx) = rustprof::sync::tokio::mpsc::channel::<u64>(16);
-    let trx = std::cell::RefCell::new(&mut trx);
-    let rrx = std::cell::RefCell::new(&mut rrx);
     let names = ["Mutex lock+unlock", "Semaphore acquire+release", "mpsc send+recv"];
     for on in [false, true] {
         profiling(on);
         let mut r: Vec<[Vec<f64>; 2]> = (0..3).map(|_| [Vec::new(), Vec::new()]).collect();
         for _ in 0..ROUNDS {
-            r[0][0].push(per_op(&rt, || async { *black_box(&tm).lock().await += 1 }));
-            r[0][1].push(per_op(&rt, || async { *black_box(&rm).lock().await += 1 }));
-            r[1][0].push(per_op(&rt, || async { drop(black_box(&ts).acquire().await) }));
-            r[1][1].push(per_op(&rt, || async { drop(black_box(&rs).acquire().await) }));
-            r[2][0].push(per_op(&rt, || async {
+            r[0][0].push(per_op!(rt, { *black_box(&tm).lock().await += 1 }));
+            r[0][1].push(per_op!(rt, { *black_box(&rm).lock().await += 1 }));
+            r[1][0].push(per_op!(rt, { drop(black_box(&ts).acquire().await) }));
+            r[1][1].push(per_op!(rt, { drop(black_box(&rs).acquire().await) }));
+            r[2][0].push(per_op!(rt, {
                 ttx.send(1).await.unwrap();
-                black_box(trx.borrow_mut().recv().await);
+                black_box(trx.recv().await);
             }));
-            r[2][1].push(per_op(&rt, || async {
+            r[2][1].push(per_op!(rt, {
                 rtx.send(1).await.unwrap();
-                black_box(rrx.borrow_mut().recv().await);
+                black_box(rrx.recv().await);
             }));
         }
         for (name, [t, p]) in names.iter().zip(r.iter_mut()) {

@@ -403,7 +403,7 @@ fn named(ctx: &Ctx, name: &str, param: &dyn Fn(&str) -> Option<String>, gone: &d
             Some(Err(why)) => return error(501, &why),
             Some(Ok(super::tasks::Taken::Profile(p))) => {
                 return match ticket.hold(size_of_profile(&p), gone) {
-                    Ok(()) => octet("goroutine", p, ticket),
+                    Ok(()) => octet("goroutine", *p, ticket),
                     Err(f) => full(f),
                 };
             }

@@ -18,7 +18,7 @@ pub(crate) fn take(name: &str, debug: i64) -> Option<Result<Taken, String>> {
 /// A dump as a profile (`debug=0`) or text.
 pub(crate) enum Taken {
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
-    Profile(rustprof_profile::Profile),
+    Profile(Box<rustprof_profile::Profile>),
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     Text(String),
 }
@@ -34,7 +34,7 @@ mod imp {
 
     pub(super) fn take(debug: i64) -> Result<Taken, String> {
         if debug == 0 {
-            crate::tasks::profile().map(Taken::Profile).map_err(|e| e.0)
+            crate::tasks::profile().map(|p| Taken::Profile(Box::new(p))).map_err(|e| e.0)
         } else {
             crate::tasks::dump_text(if debug >= 2 { 2 } else { 1 }).map(Taken::Text).map_err(|e| e.0)
         }
