@@ -1,6 +1,6 @@
 //! Blocking channel waits in the block profile: `recv` and `send` of
 //! `std::sync::mpsc` (and of `crossbeam-channel`, feature
-//! `crossbeam-channel`) through [`BlockEvent`](super::BlockEvent).
+//! `crossbeam-channel`) through [`BlockEvent`].
 //!
 //! Each helper tries the non-blocking form first; only when it would block
 //! is the wait timed (while the block profile is on) and recorded at the

@@ -59,6 +59,7 @@ pub const SUPPORTED: bool = cfg!(all(
 ));
 
 /// The one-line reason when task dumps were not compiled in.
+#[cfg_attr(tokio_unstable, allow(dead_code))]
 pub(crate) const NOT_BUILT: &str = "task dumps need tokio's unstable API: build with RUSTFLAGS=\"--cfg tokio_unstable\" (Linux x86/x86-64/aarch64); threads are at /debug/pprof/threads";
 
 /// The number of live tasks of the registered runtimes (tokio's runtime
