@@ -13,13 +13,13 @@ pub struct TaskStack {
     pub id: u64,
     /// The name its runtime was [registered](super::register) under.
     pub runtime: String,
-    /// Return addresses, innermost first: from the call that found the
-    /// resource not ready (a lock, a channel, a timer, I/O) out to the task's
+    /// Return addresses, innermost first, of its deepest suspension point
+    /// (see [`TaskStack::more`]): from the call that found the resource not ready (a lock, a channel, a timer, I/O) out to the task's
     /// root future. Empty for a task that was not waiting on any of tokio's
     /// resources (a future of its own returned `Pending`).
     pub frames: Vec<u64>,
-    /// The stacks of further suspension points of the same task (branches of
-    /// a `join!` or `select!` waiting at once), innermost first.
+    /// The stacks of its other suspension points (branches of a `join!` or
+    /// `select!` waiting at once: a shutdown signal, a timer), innermost first.
     pub more: Vec<Vec<u64>>,
     /// Where it was spawned (`file:line:column`), with [`super::hooks`].
     pub spawned_at: Option<String>,
@@ -124,6 +124,7 @@ mod imp {
     any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")
 ))]
 mod imp {
+    use std::cmp::Reverse;
     use std::sync::mpsc::{RecvTimeoutError, sync_channel};
 
     use super::super::{DUMP_TIMEOUT, hooks, registry};
@@ -175,7 +176,12 @@ mod imp {
                         .collect()
                 });
                 stacks.retain(|s: &Vec<u64>| !s.is_empty());
-                let frames = if stacks.is_empty() { Vec::new() } else { stacks.remove(0) };
+                // The deepest is the task's stack: a `select!` or `join!`
+                // also waits in short side branches (a shutdown signal, a
+                // timer) next to the chain of calls doing the work.
+                let deepest =
+                    stacks.iter().enumerate().max_by_key(|(i, s)| (s.len(), Reverse(*i))).map(|(i, _)| i);
+                let frames = deepest.map(|i| stacks.remove(i)).unwrap_or_default();
                 let info = hooks::info(id);
                 out.push(TaskStack {
                     id: id.to_string().parse().unwrap_or(0),
