@@ -7,7 +7,8 @@
 //!   and on (rate 1, fraction 1: they cost only on waits);
 //! - contended: 8 tasks on a 2-worker runtime incrementing one counter under a
 //!   Mutex, each holding it across a `yield_now` so that others queue (Kops/s;
-//!   target at least 0.9× tokio's), profiles off and at rate 1 / fraction 1.
+//!   target at least 0.9× tokio's), profiles off, at rate 1 / fraction 1
+//!   (every wait recorded: a stack capture each) and at rate 10 µs / fraction 10.
 //!
 //! ```sh
 //! cargo bench -p rustprof --bench sync_tokio
@@ -80,9 +81,13 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-fn profiling(on: bool) {
-    rustprof::sync::set_block_profile_rate(u64::from(on));
-    rustprof::sync::set_mutex_profile_fraction(u64::from(on));
+/// Off, Go's `go test` setting (every event), and a sampled one.
+const SETTINGS: [(u64, u64, &str); 3] =
+    [(0, 0, "off"), (1, 1, "rate 1/fraction 1"), (10_000, 10, "rate 10 µs/fraction 10")];
+
+fn profiling((rate, fraction, _): (u64, u64, &str)) {
+    rustprof::sync::set_block_profile_rate(rate);
+    rustprof::sync::set_mutex_profile_fraction(fraction);
 }
 
 fn main() {
@@ -94,7 +99,7 @@ fn main() {
     let (ttx, mut trx) = tokio::sync::mpsc::channel::<u64>(16);
     let (rtx, mut rrx) = rustprof::sync::tokio::mpsc::channel::<u64>(16);
     let names = ["Mutex lock+unlock", "Semaphore acquire+release", "mpsc send+recv"];
-    for on in [false, true] {
+    for on in SETTINGS[..2].iter().copied() {
         profiling(on);
         let mut r: Vec<[Vec<f64>; 2]> = (0..3).map(|_| [Vec::new(), Vec::new()]).collect();
         for _ in 0..ROUNDS {
@@ -114,13 +119,13 @@ fn main() {
         for (name, [t, p]) in names.iter().zip(r.iter_mut()) {
             let (t, p) = (median(t), median(p));
             println!(
-                "uncontended {name:<26} profiles {:<3}: tokio {t:6.2} ns  rustprof {p:6.2} ns  ratio {:.3}",
-                if on { "on" } else { "off" },
+                "uncontended {name:<26} profiles {:<18}: tokio {t:6.2} ns  rustprof {p:6.2} ns  ratio {:.3}",
+                on.2,
                 p / t
             );
         }
     }
-    for on in [false, true] {
+    for on in SETTINGS {
         profiling(on);
         let (mut t, mut p) = (Vec::new(), Vec::new());
         for _ in 0..ROUNDS {
@@ -129,10 +134,10 @@ fn main() {
         }
         let (t, p) = (median(&mut t), median(&mut p));
         println!(
-            "contended Mutex, 8 tasks/2 workers profiles {:<3}: tokio {t:8.1} Kops/s  rustprof {p:8.1} Kops/s  ratio {:.3}",
-            if on { "on" } else { "off" },
+            "contended Mutex, 8 tasks/2 workers, profiles {:<22}: tokio {t:8.1} Kops/s  rustprof {p:8.1} Kops/s  ratio {:.3}",
+            on.2,
             p / t
         );
     }
-    profiling(false);
+    profiling(SETTINGS[0]);
 }

@@ -79,8 +79,29 @@ mod imp {
         last_poll_end: i64,
     }
 
+    /// A multiplicative hash for task ids (tokio hashes an `Id` as one u64).
+    #[derive(Default)]
+    struct IdHasher(u64);
+
+    impl std::hash::Hasher for IdHasher {
+        fn write(&mut self, bytes: &[u8]) {
+            for &b in bytes {
+                self.write_u64(u64::from(b));
+            }
+        }
+
+        fn write_u64(&mut self, w: u64) {
+            self.0 = (self.0.rotate_left(26) ^ w).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+
+        fn finish(&self) -> u64 {
+            self.0
+        }
+    }
+
+    type Map = HashMap<Id, Task, std::hash::BuildHasherDefault<IdHasher>>;
     const STRIPES: usize = 64;
-    type Stripe = Mutex<Option<HashMap<Id, Task>>>;
+    type Stripe = Mutex<Option<Map>>;
     static TASKS: [Stripe; STRIPES] = [const { Mutex::new(None) }; STRIPES];
     /// Label set ids by spawn location, interned once per location.
     static LOCATIONS: Mutex<Option<HashMap<&'static Location<'static>, u32>>> = Mutex::new(None);
@@ -90,16 +111,14 @@ mod imp {
         static BEFORE: Cell<u32> = const { Cell::new(0) };
     }
 
-    fn stripe(id: Id) -> std::sync::MutexGuard<'static, Option<HashMap<Id, Task>>> {
+    fn stripe(id: Id) -> std::sync::MutexGuard<'static, Option<Map>> {
         let i = (hash(id) >> 58) as usize % STRIPES;
         TASKS[i].lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn hash(id: Id) -> u64 {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        id.hash(&mut h);
-        h.finish()
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        BuildHasherDefault::<IdHasher>::default().hash_one(id)
     }
 
     fn label_of(at: &'static Location<'static>) -> u32 {
@@ -113,7 +132,7 @@ mod imp {
         crate::heap::own(|| {
             let at = meta.spawned_at();
             let t = Task { at, labels: label_of(at), last_poll_end: 0 };
-            stripe(meta.id()).get_or_insert_with(HashMap::new).insert(meta.id(), t);
+            stripe(meta.id()).get_or_insert_with(Map::default).insert(meta.id(), t);
         })
     }
 

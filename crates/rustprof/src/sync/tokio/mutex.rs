@@ -26,7 +26,8 @@ pub struct Mutex<T: ?Sized> {
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     // Dropped after `Drop::drop` has charged the waiters: they still wait.
-    inner: ::tokio::sync::MutexGuard<'a, T>,
+    /// `None` only inside `drop`, once the lock is released.
+    inner: Option<::tokio::sync::MutexGuard<'a, T>>,
     contention: &'a Contention,
 }
 
@@ -52,17 +53,17 @@ impl<T: ?Sized> Mutex<T> {
     /// holds the lock.
     pub async fn lock(&self) -> MutexGuard<'_, T> {
         if let Ok(inner) = self.inner.try_lock() {
-            return MutexGuard { inner, contention: &self.contention };
+            return MutexGuard { inner: Some(inner), contention: &self.contention };
         }
         let wait = Wait::begin(Some(&self.contention));
         let inner = self.inner.lock().await;
         wait.finish();
-        MutexGuard { inner, contention: &self.contention }
+        MutexGuard { inner: Some(inner), contention: &self.contention }
     }
 
     /// Locks if nobody holds the lock.
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, ::tokio::sync::TryLockError> {
-        self.inner.try_lock().map(|inner| MutexGuard { inner, contention: &self.contention })
+        self.inner.try_lock().map(|inner| MutexGuard { inner: Some(inner), contention: &self.contention })
     }
 
     /// The value, through exclusive access to the mutex (no locking).
@@ -92,20 +93,29 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.contention.release();
+        // Charged while the waiters are still waiting, recorded once released.
+        let delay = self.contention.charge();
+        self.inner = None;
+        Contention::record(delay);
     }
 }
 
 impl<T: ?Sized> Deref for MutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.inner
+        match &self.inner {
+            Some(g) => g,
+            None => unreachable!("a guard holds its lock until dropped"),
+        }
     }
 }
 
 impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
+        match &mut self.inner {
+            Some(g) => g,
+            None => unreachable!("a guard holds its lock until dropped"),
+        }
     }
 }
 

@@ -25,14 +25,16 @@ pub struct RwLock<T: ?Sized> {
 /// A shared guard of a [`RwLock`].
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockReadGuard<'a, T: ?Sized> {
-    inner: ::tokio::sync::RwLockReadGuard<'a, T>,
+    /// `None` only inside `drop`, once the lock is released.
+    inner: Option<::tokio::sync::RwLockReadGuard<'a, T>>,
     contention: &'a Contention,
 }
 
 /// The exclusive guard of a [`RwLock`].
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
-    inner: ::tokio::sync::RwLockWriteGuard<'a, T>,
+    /// `None` only inside `drop`, once the lock is released.
+    inner: Option<::tokio::sync::RwLockWriteGuard<'a, T>>,
     contention: &'a Contention,
 }
 
@@ -57,33 +59,37 @@ impl<T: ?Sized> RwLock<T> {
     /// Locks for reading, waiting while a writer holds or waits for the lock.
     pub async fn read(&self) -> RwLockReadGuard<'_, T> {
         if let Ok(inner) = self.inner.try_read() {
-            return RwLockReadGuard { inner, contention: &self.contention };
+            return RwLockReadGuard { inner: Some(inner), contention: &self.contention };
         }
         let wait = Wait::begin(Some(&self.contention));
         let inner = self.inner.read().await;
         wait.finish();
-        RwLockReadGuard { inner, contention: &self.contention }
+        RwLockReadGuard { inner: Some(inner), contention: &self.contention }
     }
 
     /// Locks for writing, waiting while anyone holds the lock.
     pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
         if let Ok(inner) = self.inner.try_write() {
-            return RwLockWriteGuard { inner, contention: &self.contention };
+            return RwLockWriteGuard { inner: Some(inner), contention: &self.contention };
         }
         let wait = Wait::begin(Some(&self.contention));
         let inner = self.inner.write().await;
         wait.finish();
-        RwLockWriteGuard { inner, contention: &self.contention }
+        RwLockWriteGuard { inner: Some(inner), contention: &self.contention }
     }
 
     /// Locks for reading if no writer holds or waits for the lock.
     pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, ::tokio::sync::TryLockError> {
-        self.inner.try_read().map(|inner| RwLockReadGuard { inner, contention: &self.contention })
+        self.inner
+            .try_read()
+            .map(|inner| RwLockReadGuard { inner: Some(inner), contention: &self.contention })
     }
 
     /// Locks for writing if nobody holds the lock.
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, ::tokio::sync::TryLockError> {
-        self.inner.try_write().map(|inner| RwLockWriteGuard { inner, contention: &self.contention })
+        self.inner
+            .try_write()
+            .map(|inner| RwLockWriteGuard { inner: Some(inner), contention: &self.contention })
     }
 
     /// The value, through exclusive access to the lock (no locking).
@@ -107,34 +113,49 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for RwLock<T> {
 impl<T: ?Sized> Drop for RwLockReadGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.contention.release();
+        // Charged while the waiters are still waiting, recorded once released.
+        let delay = self.contention.charge();
+        self.inner = None;
+        Contention::record(delay);
     }
 }
 
 impl<T: ?Sized> Drop for RwLockWriteGuard<'_, T> {
     #[inline]
     fn drop(&mut self) {
-        self.contention.release();
+        // Charged while the waiters are still waiting, recorded once released.
+        let delay = self.contention.charge();
+        self.inner = None;
+        Contention::record(delay);
     }
 }
 
 impl<T: ?Sized> Deref for RwLockReadGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.inner
+        match &self.inner {
+            Some(g) => g,
+            None => unreachable!("a guard holds its lock until dropped"),
+        }
     }
 }
 
 impl<T: ?Sized> Deref for RwLockWriteGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.inner
+        match &self.inner {
+            Some(g) => g,
+            None => unreachable!("a guard holds its lock until dropped"),
+        }
     }
 }
 
 impl<T: ?Sized> DerefMut for RwLockWriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
-        &mut self.inner
+        match &mut self.inner {
+            Some(g) => g,
+            None => unreachable!("a guard holds its lock until dropped"),
+        }
     }
 }
 

@@ -30,7 +30,8 @@ pub struct Semaphore {
 #[must_use]
 #[derive(Debug)]
 pub struct SemaphorePermit<'a> {
-    inner: ::tokio::sync::SemaphorePermit<'a>,
+    /// `None` once forgotten or released.
+    inner: Option<::tokio::sync::SemaphorePermit<'a>>,
     contention: &'a Contention,
 }
 
@@ -84,12 +85,12 @@ impl Semaphore {
     /// `n` permits at once.
     pub async fn acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, AcquireError> {
         if let Ok(inner) = self.inner.try_acquire_many(n) {
-            return Ok(SemaphorePermit { inner, contention: &self.contention });
+            return Ok(SemaphorePermit { inner: Some(inner), contention: &self.contention });
         }
         let wait = Wait::begin(Some(&self.contention));
         let inner = self.inner.acquire_many(n).await?;
         wait.finish();
-        Ok(SemaphorePermit { inner, contention: &self.contention })
+        Ok(SemaphorePermit { inner: Some(inner), contention: &self.contention })
     }
 
     /// One permit if one is free now.
@@ -99,7 +100,9 @@ impl Semaphore {
 
     /// `n` permits if they are free now.
     pub fn try_acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, TryAcquireError> {
-        self.inner.try_acquire_many(n).map(|inner| SemaphorePermit { inner, contention: &self.contention })
+        self.inner
+            .try_acquire_many(n)
+            .map(|inner| SemaphorePermit { inner: Some(inner), contention: &self.contention })
     }
 
     /// One permit held through the `Arc` (`'static`, for spawned tasks).
@@ -122,34 +125,27 @@ impl Semaphore {
 
 impl SemaphorePermit<'_> {
     /// Keeps the permits out of the semaphore for good.
-    pub fn forget(self) {
-        let mut this = std::mem::ManuallyDrop::new(self);
-        // The real permit is moved out of a guard that is never dropped (it
-        // keeps an empty one: nothing to release, nothing to charge).
-        let inner = std::mem::replace(&mut this.inner, dummy_permit());
-        inner.forget();
+    pub fn forget(mut self) {
+        if let Some(p) = self.inner.take() {
+            p.forget();
+        }
     }
 
     /// How many permits this holds.
     pub fn num_permits(&self) -> usize {
-        self.inner.num_permits()
-    }
-}
-
-/// A permit of no semaphore, to move a real one out of a guard being forgotten.
-fn dummy_permit() -> ::tokio::sync::SemaphorePermit<'static> {
-    static EMPTY: ::tokio::sync::Semaphore = ::tokio::sync::Semaphore::const_new(0);
-    match EMPTY.try_acquire_many(0) {
-        Ok(p) => p,
-        // Zero permits are always available.
-        Err(_) => unreachable!("zero permits"),
+        self.inner.as_ref().map_or(0, |p| p.num_permits())
     }
 }
 
 impl Drop for SemaphorePermit<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.contention.release();
+        if self.inner.is_some() {
+            // Charged while the waiters are still waiting, recorded once released.
+            let delay = self.contention.charge();
+            self.inner = None;
+            Contention::record(delay);
+        }
     }
 }
 
@@ -167,7 +163,8 @@ impl OwnedSemaphorePermit {
 
 impl Drop for OwnedSemaphorePermit {
     fn drop(&mut self) {
-        self.sem.contention.release();
+        let delay = self.sem.contention.charge();
         self.sem.inner.add_permits(self.permits as usize);
+        Contention::record(delay);
     }
 }

@@ -4,7 +4,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::super::record::{any_on, async_wait_begin, async_wait_end, charge_unlock, record_unlock};
+use super::super::record::{
+    AsyncStack, any_on, async_wait_begin, async_wait_end, charge_unlock, record_unlock,
+};
 
 /// The waiters of one lock or semaphore registered for the mutex profile; the
 /// primitive's address (this struct's) names it in the waiter accounting.
@@ -22,21 +24,28 @@ impl Contention {
         self as *const Contention as usize
     }
 
-    /// Called by a guard or permit as it releases: charges the delay its
-    /// holder caused the registered waiters, at the caller's stack. One relaxed
-    /// load when nobody waits.
+    /// Called by a guard or permit before it releases: the delay its holder
+    /// caused the registered waiters (0: none, or the profile is off), for
+    /// [`Contention::record`] once released. One relaxed load when nobody waits.
     #[inline]
-    pub(crate) fn release(&self) {
-        if self.waiting.load(Ordering::Relaxed) != 0 {
-            self.charge();
-        }
+    pub(crate) fn charge(&self) -> u64 {
+        if self.waiting.load(Ordering::Relaxed) != 0 { self.charge_slow() } else { 0 }
     }
 
     #[cold]
     #[inline(never)]
-    fn charge(&self) {
-        let delay = charge_unlock(self.id());
-        record_unlock(delay);
+    fn charge_slow(&self) -> u64 {
+        charge_unlock(self.id())
+    }
+
+    /// Records what [`Contention::charge`] returned at the caller's stack,
+    /// after the release (taking the stack does not lengthen the critical
+    /// section the waiters wait for).
+    #[inline]
+    pub(crate) fn record(delay: u64) {
+        if delay != 0 {
+            record_unlock(delay);
+        }
     }
 }
 
@@ -48,12 +57,13 @@ pub(crate) struct Wait<'a> {
     lock: Option<&'a Contention>,
     t0: u64,
     registered: bool,
+    stack: Option<Box<AsyncStack>>,
 }
 
 impl Wait<'static> {
     /// A wait that has not started (for futures that start it at their first
     /// `Pending`).
-    pub(crate) const IDLE: Wait<'static> = Wait { lock: None, t0: 0, registered: false };
+    pub(crate) const IDLE: Wait<'static> = Wait { lock: None, t0: 0, registered: false, stack: None };
 }
 
 impl<'a> Wait<'a> {
@@ -62,7 +72,7 @@ impl<'a> Wait<'a> {
     #[inline]
     pub(crate) fn begin(lock: Option<&'a Contention>) -> Wait<'a> {
         if !any_on() {
-            return Wait { lock, t0: 0, registered: false };
+            return Wait { lock, t0: 0, registered: false, stack: None };
         }
         Self::begin_slow(lock)
     }
@@ -70,11 +80,11 @@ impl<'a> Wait<'a> {
     #[cold]
     #[inline(never)]
     fn begin_slow(lock: Option<&'a Contention>) -> Wait<'a> {
-        let (t0, registered) = async_wait_begin(lock.map_or(0, Contention::id));
+        let (t0, registered, stack) = async_wait_begin(lock.map_or(0, Contention::id));
         if registered && let Some(l) = lock {
             l.waiting.fetch_add(1, Ordering::Relaxed);
         }
-        Wait { lock, t0, registered }
+        Wait { lock, t0, registered, stack }
     }
 
     /// Whether the wait has started measuring.
@@ -82,7 +92,7 @@ impl<'a> Wait<'a> {
         self.t0 != 0
     }
 
-    /// The operation completed: records the wait at the caller's stack.
+    /// The operation completed: records the wait at the stack it began at.
     #[inline]
     pub(crate) fn finish(mut self) {
         if self.t0 != 0 {
@@ -95,7 +105,7 @@ impl<'a> Wait<'a> {
     fn end(&mut self, done: bool) {
         let t0 = std::mem::take(&mut self.t0);
         let id = self.lock.map_or(0, Contention::id);
-        async_wait_end(id, t0, self.registered, done);
+        async_wait_end(id, t0, self.registered, self.stack.take(), done);
         if self.registered
             && let Some(l) = self.lock
         {
