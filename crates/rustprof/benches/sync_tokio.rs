@@ -8,7 +8,7 @@
 //! - contended: 8 tasks on a 2-worker runtime incrementing one counter under a
 //!   Mutex, each holding it across a `yield_now` so that others queue (Kops/s;
 //!   target at least 0.9× tokio's), profiles off, at rate 1 / fraction 1
-//!   (every wait recorded: a stack capture each) and at rate 10 µs / fraction 10.
+//!   (every wait recorded: a stack capture each) and at a sampled rate 100 µs / fraction 100.
 //!
 //! ```sh
 //! cargo bench -p rustprof --bench sync_tokio
@@ -83,7 +83,7 @@ fn median(v: &mut [f64]) -> f64 {
 
 /// Off, Go's `go test` setting (every event), and a sampled one.
 const SETTINGS: [(u64, u64, &str); 3] =
-    [(0, 0, "off"), (1, 1, "rate 1/fraction 1"), (10_000, 10, "rate 10 µs/fraction 10")];
+    [(0, 0, "off"), (1, 1, "rate 1/fraction 1"), (100_000, 100, "rate 100 µs/fraction 100")];
 
 fn profiling((rate, fraction, _): (u64, u64, &str)) {
     rustprof::sync::set_block_profile_rate(rate);

@@ -441,61 +441,34 @@ pub(super) fn any_on() -> bool {
     BLOCK_RATE.load(Ordering::Relaxed) > 0 || MUTEX_FRACTION.load(Ordering::Relaxed) > 0
 }
 
-/// The stack and labels of an async wait, taken when it begins (before the
-/// task parks, not while it holds what it waited for).
-pub(super) struct AsyncStack {
-    labels: u32,
-    n: usize,
-    stack: [u64; DEPTH],
-}
-
 /// An async wait ([`super::tokio`]) on the lock at `lock` (0: not a lock)
-/// begins: its start time (0 when neither profile is on), whether it was
-/// registered for the mutex profile, and the caller's stack (the awaiting
-/// task's poll) when the block profile is on.
+/// begins: its start time (0 when neither profile is on) and whether it was
+/// registered for the mutex profile.
 #[cold]
 #[inline(never)]
-pub(super) fn async_wait_begin(lock: usize) -> (u64, bool, Option<Box<AsyncStack>>) {
-    let block = BLOCK_RATE.load(Ordering::Relaxed) > 0;
+pub(super) fn async_wait_begin(lock: usize) -> (u64, bool) {
     let contention = lock != 0 && MUTEX_FRACTION.load(Ordering::Relaxed) > 0;
-    if !block && !contention {
-        return (0, false, None);
+    if BLOCK_RATE.load(Ordering::Relaxed) == 0 && !contention {
+        return (0, false);
     }
-    let Some(_busy) = Busy::enter() else { return (0, false, None) };
+    let Some(_busy) = Busy::enter() else { return (0, false) };
     let t0 = now_ns();
-    // Not in a closure: its frame (`bool::then`) would start the stack.
-    let mut stack = None;
-    if block {
-        let mut s = Box::new(AsyncStack { labels: labels::current_id(), n: 0, stack: [0; DEPTH] });
-        s.n = stack::capture(0, &mut s.stack, true);
-        stack = Some(s);
-    }
-    (t0, contention && waiters::register(lock, t0), stack)
+    (t0, contention && waiters::register(lock, t0))
 }
 
 /// An async wait begun at `t0` ends: it is deregistered and, when `done` (not
-/// cancelled), recorded in the block profile at the stack it began at.
+/// cancelled), sampled for the block profile — only a kept event takes the
+/// stack (the caller's: the awaiting task's poll), so that unsampled waits
+/// cost two clock reads.
 #[cold]
 #[inline(never)]
-pub(super) fn async_wait_end(
-    lock: usize,
-    t0: u64,
-    registered: bool,
-    stack: Option<Box<AsyncStack>>,
-    done: bool,
-) {
+pub(super) fn async_wait_end(lock: usize, t0: u64, registered: bool, done: bool) {
     if registered {
         waiters::deregister(lock, t0);
     }
-    let Some(_busy) = Busy::enter() else { return };
-    if done
-        && let Some(s) = &stack
-        && let Some((count, total)) =
-            sample_block(now_ns().saturating_sub(t0), BLOCK_RATE.load(Ordering::Relaxed))
-    {
-        add(&BLOCK_EVENTS, s.labels, &s.stack[..s.n], count, total);
+    if done {
+        std::hint::black_box(custom_block(now_ns().saturating_sub(t0), 0));
     }
-    drop(stack);
 }
 
 /// A contention event reported through the public API; `skip` as in [`custom_block`].

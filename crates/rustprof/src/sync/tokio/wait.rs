@@ -4,9 +4,7 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use super::super::record::{
-    AsyncStack, any_on, async_wait_begin, async_wait_end, charge_unlock, record_unlock,
-};
+use super::super::record::{any_on, async_wait_begin, async_wait_end, charge_unlock, record_unlock};
 
 /// The waiters of one lock or semaphore registered for the mutex profile; the
 /// primitive's address (this struct's) names it in the waiter accounting.
@@ -57,13 +55,12 @@ pub(crate) struct Wait<'a> {
     lock: Option<&'a Contention>,
     t0: u64,
     registered: bool,
-    stack: Option<Box<AsyncStack>>,
 }
 
 impl Wait<'static> {
     /// A wait that has not started (for futures that start it at their first
     /// `Pending`).
-    pub(crate) const IDLE: Wait<'static> = Wait { lock: None, t0: 0, registered: false, stack: None };
+    pub(crate) const IDLE: Wait<'static> = Wait { lock: None, t0: 0, registered: false };
 }
 
 impl<'a> Wait<'a> {
@@ -72,7 +69,7 @@ impl<'a> Wait<'a> {
     #[inline]
     pub(crate) fn begin(lock: Option<&'a Contention>) -> Wait<'a> {
         if !any_on() {
-            return Wait { lock, t0: 0, registered: false, stack: None };
+            return Wait { lock, t0: 0, registered: false };
         }
         Self::begin_slow(lock)
     }
@@ -80,11 +77,11 @@ impl<'a> Wait<'a> {
     #[cold]
     #[inline(never)]
     fn begin_slow(lock: Option<&'a Contention>) -> Wait<'a> {
-        let (t0, registered, stack) = async_wait_begin(lock.map_or(0, Contention::id));
+        let (t0, registered) = async_wait_begin(lock.map_or(0, Contention::id));
         if registered && let Some(l) = lock {
             l.waiting.fetch_add(1, Ordering::Relaxed);
         }
-        Wait { lock, t0, registered, stack }
+        Wait { lock, t0, registered }
     }
 
     /// Whether the wait has started measuring.
@@ -92,7 +89,7 @@ impl<'a> Wait<'a> {
         self.t0 != 0
     }
 
-    /// The operation completed: records the wait at the stack it began at.
+    /// The operation completed: records the wait (if sampled) at the caller's stack.
     #[inline]
     pub(crate) fn finish(mut self) {
         if self.t0 != 0 {
@@ -105,7 +102,7 @@ impl<'a> Wait<'a> {
     fn end(&mut self, done: bool) {
         let t0 = std::mem::take(&mut self.t0);
         let id = self.lock.map_or(0, Contention::id);
-        async_wait_end(id, t0, self.registered, self.stack.take(), done);
+        async_wait_end(id, t0, self.registered, done);
         if self.registered
             && let Some(l) = self.lock
         {
