@@ -436,6 +436,7 @@ fn custom_block(delay: u64, skip: usize) -> bool {
 }
 
 /// Whether either profile is on (an async wait then reads the clock).
+#[cfg(feature = "tokio")]
 #[inline]
 pub(super) fn any_on() -> bool {
     BLOCK_RATE.load(Ordering::Relaxed) > 0 || MUTEX_FRACTION.load(Ordering::Relaxed) > 0
@@ -444,6 +445,7 @@ pub(super) fn any_on() -> bool {
 /// An async wait ([`super::tokio`]) on the lock at `lock` (0: not a lock)
 /// begins: its start time (0 when neither profile is on) and whether it was
 /// registered for the mutex profile.
+#[cfg(feature = "tokio")]
 #[cold]
 #[inline(never)]
 pub(super) fn async_wait_begin(lock: usize) -> (u64, bool) {
@@ -460,6 +462,7 @@ pub(super) fn async_wait_begin(lock: usize) -> (u64, bool) {
 /// cancelled), sampled for the block profile — only a kept event takes the
 /// stack (the caller's: the awaiting task's poll), so that unsampled waits
 /// cost two clock reads.
+#[cfg(feature = "tokio")]
 #[cold]
 #[inline(never)]
 pub(super) fn async_wait_end(lock: usize, t0: u64, registered: bool, done: bool) {
