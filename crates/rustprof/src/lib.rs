@@ -55,6 +55,8 @@ pub(crate) mod stack;
 pub mod symbols;
 pub mod sync;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tasks;
 pub mod threads;
 pub mod trace;
 

@@ -55,6 +55,10 @@ impl Drop for Gone {
 type Parts = (u16, Vec<(String, String)>, Result<Vec<u8>, mpsc::Receiver<Vec<u8>>>);
 
 async fn handle(State(ctx): State<Arc<Ctx>>, req: axum::extract::Request) -> axum::response::Response {
+    // Task dumps list the runtime serving the endpoints, unless the program
+    // registered its runtimes itself.
+    #[cfg(feature = "tokio")]
+    crate::tasks::registry::register_default("axum");
     let (parts, body) = req.into_parts();
     let body = match axum::body::to_bytes(body, 1 << 20).await {
         Ok(b) => b.to_vec(),

@@ -140,6 +140,7 @@ pub(crate) fn reason(status: u16) -> &'static str {
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
+        501 => "Not Implemented",
         503 => "Service Unavailable",
         _ => "",
     }
@@ -163,13 +164,13 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// The profiles the index lists, with Go's descriptions where Go has the
 /// profile.
-const PROFILES: [(&str, &str); 10] = [
+const PROFILES: [(&str, &str); 11] = [
     ("allocs", "A sampling of all past memory allocations"),
     ("block", "Stack traces that led to blocking on synchronization primitives"),
     ("cmdline", "The command line invocation of the current program"),
     (
         "goroutine",
-        "Stack traces of all current threads (the same as threads, for tools that ask for goroutine)",
+        "Stack traces of all current tokio tasks when task dumps are available (see tasks), else of all threads",
     ),
     (
         "heap",
@@ -181,6 +182,10 @@ const PROFILES: [(&str, &str); 10] = [
         "CPU profile. You can specify the duration in the seconds GET parameter. After you get the profile file, use the go tool pprof command to investigate the profile.",
     ),
     ("symbol", "Maps program counters to function names (GET ?0xPC+0xPC or POST them)"),
+    (
+        "tasks",
+        "Stack traces of all current tokio tasks (feature tokio, built with --cfg tokio_unstable). Use debug=2 as a query parameter for every task.",
+    ),
     ("threads", "Stack traces of all current threads. Use debug=2 as a query parameter for every thread."),
     (
         "trace",
@@ -273,7 +278,10 @@ fn count_of(name: &str) -> usize {
         "allocs" | "heap" => crate::heap::record_count(),
         "block" => crate::sync::block_record_count(),
         "mutex" => crate::sync::mutex_record_count(),
-        "goroutine" | "threads" => std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0),
+        "tasks" => super::tasks::count().unwrap_or(0),
+        "goroutine" => super::tasks::count()
+            .unwrap_or_else(|| std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)),
+        "threads" => std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0),
         _ => 0,
     }
 }
@@ -378,7 +386,7 @@ fn take(name: &str) -> Option<Result<Profile, String>> {
 }
 
 fn named(ctx: &Ctx, name: &str, param: &dyn Fn(&str) -> Option<String>, gone: &dyn Fn() -> bool) -> Response {
-    if !matches!(name, "heap" | "allocs" | "block" | "mutex" | "goroutine" | "threads") {
+    if !matches!(name, "heap" | "allocs" | "block" | "mutex" | "goroutine" | "threads" | "tasks") {
         return error(404, "Unknown profile");
     }
     let debug = param("debug").and_then(|d| d.parse::<i64>().ok()).unwrap_or(0);
@@ -389,6 +397,24 @@ fn named(ctx: &Ctx, name: &str, param: &dyn Fn(&str) -> Option<String>, gone: &d
         Ok(t) => t,
         Err(r) => return r,
     };
+    if matches!(name, "goroutine" | "tasks") {
+        match super::tasks::take(name, debug) {
+            None => {} // the thread dump
+            Some(Err(why)) => return error(501, &why),
+            Some(Ok(super::tasks::Taken::Profile(p))) => {
+                return match ticket.hold(size_of_profile(&p), gone) {
+                    Ok(()) => octet("goroutine", *p, ticket),
+                    Err(f) => full(f),
+                };
+            }
+            Some(Ok(super::tasks::Taken::Text(t))) => {
+                return match ticket.hold(t.capacity(), gone) {
+                    Ok(()) => Response::new(200, "text/plain; charset=utf-8", t.into_bytes()),
+                    Err(f) => full(f),
+                };
+            }
+        }
+    }
     if debug != 0 && matches!(name, "goroutine" | "threads") {
         return match crate::threads::dump_text(if debug >= 2 { 2 } else { 1 }) {
             Ok(b) => match ticket.hold(b.capacity(), gone) {

@@ -11,8 +11,9 @@
 //! Endpoints and parameters are Go's: the index page at `/debug/pprof/`,
 //! `profile?seconds=N` (CPU, default 30 s), `trace?seconds=N` (an execution
 //! trace, [`crate::trace`], default 1 s, one at a time), `heap` and `allocs` (`gc` accepted,
-//! `seconds=N` for a delta profile), `block`, `mutex`, `threads` (and
-//! `goroutine`, its alias for tools that ask for it), `cmdline`, `symbol` (GET
+//! `seconds=N` for a delta profile), `block`, `mutex`, `threads`, `tasks` and
+//! `goroutine` (tokio's task dump with feature `tokio` built with `--cfg
+//! tokio_unstable`, [`crate::tasks`]; else the thread dump), `cmdline`, `symbol` (GET
 //! and POST), `debug=1`/`debug=2` text forms, with Go's content types,
 //! `Content-Disposition`, error bodies and status codes. So `go tool pprof` reads
 //! from a rustprof server, and `rustprof` reads from a Go one.
@@ -47,6 +48,7 @@ mod conn;
 mod handlers;
 mod limits;
 mod request;
+mod tasks;
 mod text;
 mod trace;
 

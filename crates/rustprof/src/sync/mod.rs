@@ -48,10 +48,15 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 //!
+//! [`channels`] times the blocking waits of std's and crossbeam's channels;
+//! with feature `tokio`, [`tokio`](mod@tokio) has drop-ins for tokio's locks,
+//! semaphore and channels whose waits are recorded at the awaiting task's stack.
+//!
 //! Linux only (futexes). Recording uses `std::sync` locks of its own, never the
 //! primitives it instruments, and skips any event that would nest inside another
 //! recording on the same thread.
 
+pub mod channels;
 mod condvar;
 mod futex;
 mod mutex;
@@ -59,6 +64,8 @@ mod poison;
 mod raw;
 mod record;
 mod rwlock;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use condvar::{Condvar, WaitTimeoutResult};
 pub use mutex::{Mutex, MutexGuard};

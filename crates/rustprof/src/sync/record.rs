@@ -435,6 +435,45 @@ fn custom_block(delay: u64, skip: usize) -> bool {
     true
 }
 
+/// Whether either profile is on (an async wait then reads the clock).
+#[cfg(feature = "tokio")]
+#[inline]
+pub(super) fn any_on() -> bool {
+    BLOCK_RATE.load(Ordering::Relaxed) > 0 || MUTEX_FRACTION.load(Ordering::Relaxed) > 0
+}
+
+/// An async wait ([`super::tokio`]) on the lock at `lock` (0: not a lock)
+/// begins: its start time (0 when neither profile is on) and whether it was
+/// registered for the mutex profile.
+#[cfg(feature = "tokio")]
+#[cold]
+#[inline(never)]
+pub(super) fn async_wait_begin(lock: usize) -> (u64, bool) {
+    let contention = lock != 0 && MUTEX_FRACTION.load(Ordering::Relaxed) > 0;
+    if BLOCK_RATE.load(Ordering::Relaxed) == 0 && !contention {
+        return (0, false);
+    }
+    let Some(_busy) = Busy::enter() else { return (0, false) };
+    let t0 = now_ns();
+    (t0, contention && waiters::register(lock, t0))
+}
+
+/// An async wait begun at `t0` ends: it is deregistered and, when `done` (not
+/// cancelled), sampled for the block profile — only a kept event takes the
+/// stack (the caller's: the awaiting task's poll), so that unsampled waits
+/// cost two clock reads.
+#[cfg(feature = "tokio")]
+#[cold]
+#[inline(never)]
+pub(super) fn async_wait_end(lock: usize, t0: u64, registered: bool, done: bool) {
+    if registered {
+        waiters::deregister(lock, t0);
+    }
+    if done {
+        std::hint::black_box(custom_block(now_ns().saturating_sub(t0), 0));
+    }
+}
+
 /// A contention event reported through the public API; `skip` as in [`custom_block`].
 #[inline(never)]
 fn custom_contention(delay: u64, skip: usize) -> bool {
@@ -622,14 +661,17 @@ fn is_own_frame(name: &str, file: &str) -> bool {
         || (!tests && own_source(file))
 }
 
-/// Whether `file` is a source of this module (`file!()` is relative to the
+/// Whether `file` is a source of this module or its submodules (`file!()` is relative to the
 /// workspace for a workspace member, absolute for a registry dependency) or of
 /// lock_api.
 fn own_source(file: &str) -> bool {
     let dir = std::path::Path::new(file).parent();
     let here = std::path::Path::new(file!()).parent();
     let ours = match (dir, here) {
-        (Some(d), Some(h)) => !file.is_empty() && (d == h || d.ends_with(h)),
+        // This directory or one below it (`sync/tokio/`).
+        (Some(d), Some(h)) => {
+            !file.is_empty() && (d.ends_with(h) || d.parent().is_some_and(|p| p.ends_with(h)))
+        }
         _ => false,
     };
     ours || file.split('/').any(|d| d.starts_with("lock_api-")) && file.contains("/src/")
