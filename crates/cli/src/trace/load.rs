@@ -100,16 +100,28 @@ fn gunzipped(data: Vec<u8>) -> Result<Vec<u8>, String> {
 }
 
 /// Whether the file at `path` starts like a trace, gzip-compressed or not
-/// (reads its first bytes only).
+/// (reads its first bytes only; a FIFO or device is not opened: it could be
+/// read only once, and [`read_source`] reads it).
 pub fn sniff_file(path: &str) -> bool {
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
     let Ok(f) = std::fs::File::open(path) else { return false };
-    let mut head = Vec::with_capacity(64);
-    let mut raw = std::io::BufReader::new(f);
-    let Ok(start) = std::io::BufRead::fill_buf(&mut raw) else { return false };
+    starts_like_trace(std::io::BufReader::new(f))
+}
+
+/// Whether `data` (a whole file, gzip-compressed or not) is a trace.
+fn is_trace_data(data: &[u8]) -> bool {
+    starts_like_trace(data)
+}
+
+fn starts_like_trace<R: std::io::BufRead>(mut raw: R) -> bool {
+    let Ok(start) = raw.fill_buf() else { return false };
     let gz = rustprof_profile::is_gzip(start);
-    let reader: Box<dyn std::io::Read> =
+    let reader: Box<dyn std::io::Read + '_> =
         if gz { Box::new(flate2::read::MultiGzDecoder::new(raw)) } else { Box::new(raw) };
     // A prefix is enough to tell; a corrupt stream tells nothing.
+    let mut head = Vec::with_capacity(64);
     let _ = std::io::Read::read_to_end(&mut std::io::Read::take(reader, 64), &mut head);
     is_trace(&head)
 }
@@ -119,7 +131,7 @@ pub fn sniff_file(path: &str) -> bool {
 /// to do with a trace).
 pub fn read_source(path: &str, s: &Source, ui: &mut dyn Ui) -> Result<Profile, String> {
     let data = crate::limits::read_file(path)?;
-    if !sniff_file(path) {
+    if !is_trace_data(&data) {
         if s.trace_profile.is_some() {
             let what = crate::sniff::looks_like(&data).map(|w| format!(": {w}")).unwrap_or_default();
             return Err(format!("-trace_profile reads an execution trace, and this is not one{what}"));

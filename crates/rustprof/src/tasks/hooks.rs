@@ -16,7 +16,9 @@ use tokio::runtime::Builder;
 ///
 /// Needs `--cfg tokio_unstable` (tokio's hooks are unstable); without it this
 /// installs nothing. Installing other `on_task_*` hooks on the same builder
-/// afterwards replaces these.
+/// afterwards replaces these (tokio keeps one of each). They include what
+/// [`crate::trace::tokio::instrument`] installs: while a trace runs, each task
+/// gets its track of polls too.
 ///
 /// ```
 /// let mut b = tokio::runtime::Builder::new_multi_thread();
@@ -129,6 +131,7 @@ mod imp {
     }
 
     fn spawned(meta: &TaskMeta<'_>) {
+        crate::trace::tokio::hook_spawn(meta);
         crate::heap::own(|| {
             let at = meta.spawned_at();
             let t = Task { at, labels: label_of(at), last_poll_end: 0 };
@@ -137,12 +140,14 @@ mod imp {
     }
 
     fn terminated(meta: &TaskMeta<'_>) {
+        crate::trace::tokio::hook_terminate(meta);
         if let Some(m) = stripe(meta.id()).as_mut() {
             m.remove(&meta.id());
         }
     }
 
     fn before_poll(meta: &TaskMeta<'_>) {
+        crate::trace::tokio::hook_before_poll(meta);
         let id = stripe(meta.id()).as_ref().and_then(|m| m.get(&meta.id()).map(|t| t.labels));
         if let Some(id) = id {
             BEFORE.with(|b| b.set(labels::set_current_id(id)));
@@ -150,6 +155,7 @@ mod imp {
     }
 
     fn after_poll(meta: &TaskMeta<'_>) {
+        crate::trace::tokio::hook_after_poll(meta);
         let now = crate::sys::now_ns();
         let known = match stripe(meta.id()).as_mut().and_then(|m| m.get_mut(&meta.id())) {
             Some(t) => {

@@ -150,43 +150,55 @@ impl<F: Future> Future for Instrumented<F> {
 /// spawned on the runtime gets a track named `tokio task ID at FILE:LINE`
 /// (its spawn location), a [`vocab::POLL`] slice per poll with the worker's
 /// tid, and a [`vocab::TASK_DONE`] instant when it terminates. Needs
-/// `--cfg tokio_unstable`. Replaces hooks set on `builder` before.
+/// `--cfg tokio_unstable`. Replaces hooks set on `builder` before (tokio keeps
+/// one hook of each kind): [`crate::tasks::hooks`] installs these too, with
+/// its task labels, so call one or the other.
 #[cfg(tokio_unstable)]
 pub fn instrument(builder: &mut tokio::runtime::Builder) -> &mut tokio::runtime::Builder {
     builder
-        .on_task_spawn(|meta| {
-            if super::is_enabled() {
-                let id = id_of(meta.id());
-                let at = meta.spawned_at();
-                let name = format!("tokio task {id} at {}:{}", at.file(), at.line());
-                async_tracks::record(AsyncOp::Describe, async_tracks::task_track(id), name.into(), "", 0);
-            }
-        })
-        .on_before_task_poll(|meta| {
-            if super::is_enabled() {
-                let track = async_tracks::task_track(id_of(meta.id()));
-                let worker = crate::sys::gettid() as u64;
-                async_tracks::record(AsyncOp::Begin, track, Cow::Borrowed(vocab::POLL), vocab::POLL, worker);
-            }
-        })
-        .on_after_task_poll(|meta| {
-            if super::is_enabled() {
-                let track = async_tracks::task_track(id_of(meta.id()));
-                async_tracks::record(AsyncOp::End, track, Cow::Borrowed(""), "", 0);
-            }
-        })
-        .on_task_terminate(|meta| {
-            if super::is_enabled() {
-                let track = async_tracks::task_track(id_of(meta.id()));
-                async_tracks::record(
-                    AsyncOp::Instant,
-                    track,
-                    Cow::Borrowed(vocab::TASK_DONE),
-                    vocab::POLL,
-                    0,
-                );
-            }
-        })
+        .on_task_spawn(hook_spawn)
+        .on_before_task_poll(hook_before_poll)
+        .on_after_task_poll(hook_after_poll)
+        .on_task_terminate(hook_terminate)
+}
+
+/// The trace's part of the spawn hook (a no-op without a trace).
+#[cfg(tokio_unstable)]
+pub(crate) fn hook_spawn(meta: &tokio::runtime::TaskMeta<'_>) {
+    if super::is_enabled() {
+        let id = id_of(meta.id());
+        let at = meta.spawned_at();
+        let name = format!("tokio task {id} at {}:{}", at.file(), at.line());
+        async_tracks::record(AsyncOp::Describe, async_tracks::task_track(id), name.into(), "", 0);
+    }
+}
+
+/// The trace's part of the before-poll hook.
+#[cfg(tokio_unstable)]
+pub(crate) fn hook_before_poll(meta: &tokio::runtime::TaskMeta<'_>) {
+    if super::is_enabled() {
+        let track = async_tracks::task_track(id_of(meta.id()));
+        let worker = crate::sys::gettid() as u64;
+        async_tracks::record(AsyncOp::Begin, track, Cow::Borrowed(vocab::POLL), vocab::POLL, worker);
+    }
+}
+
+/// The trace's part of the after-poll hook.
+#[cfg(tokio_unstable)]
+pub(crate) fn hook_after_poll(meta: &tokio::runtime::TaskMeta<'_>) {
+    if super::is_enabled() {
+        let track = async_tracks::task_track(id_of(meta.id()));
+        async_tracks::record(AsyncOp::End, track, Cow::Borrowed(""), "", 0);
+    }
+}
+
+/// The trace's part of the terminate hook.
+#[cfg(tokio_unstable)]
+pub(crate) fn hook_terminate(meta: &tokio::runtime::TaskMeta<'_>) {
+    if super::is_enabled() {
+        let track = async_tracks::task_track(id_of(meta.id()));
+        async_tracks::record(AsyncOp::Instant, track, Cow::Borrowed(vocab::TASK_DONE), vocab::POLL, 0);
+    }
 }
 
 /// The number inside a tokio task id (it hashes as that one `u64`).
