@@ -372,5 +372,12 @@ fn main() {
         bytes.len() as f64 / t.events.len().max(1) as f64,
         t.dropped_events(),
     );
+    // Lock waits' stacks are symbolized by the collector: how often a
+    // binary was opened for that over the whole run (every session).
+    let stats = rustprof::symbols::cache_stats();
+    println!(
+        "symbol cache: {} binaries opened in the run, {} addresses looked up",
+        stats.opens, stats.lookups
+    );
     drop(client);
 }
