@@ -22,9 +22,10 @@ pub(super) fn capture() -> Option<Box<[u64]>> {
 const CACHED: usize = 1024;
 
 /// Symbolizes stacks for the collector's passes (the mappings read once per
-/// pass). A stack seen before is formatted once: waits on a lock repeat a
-/// few stacks, and symbolizing one (its binary opened, its debug info read
-/// when the symbol cache had to drop it) was most of a pass's time.
+/// pass). A stack seen before in the session is formatted once: waits on a
+/// lock repeat a few stacks, and each wait's lookups and formatting were
+/// the largest part of a pass in a profile (the binary itself is opened once
+/// per process, by the shared symbol cache).
 #[derive(Default)]
 pub(super) struct Symbolizer {
     maps: Option<Vec<rustprof_symbolize::MapEntry>>,
