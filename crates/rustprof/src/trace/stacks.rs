@@ -17,10 +17,22 @@ pub(super) fn capture() -> Option<Box<[u64]>> {
     (n > 0).then(|| buf[..n].into())
 }
 
-/// Symbolizes stacks for one collector pass (the mappings read once).
+/// Stacks kept symbolized per session, at most; past it the cache starts
+/// afresh.
+const CACHED: usize = 1024;
+
+/// Symbolizes stacks for the collector's passes (the mappings read once per
+/// pass). A stack seen before in the session is formatted once: waits on a
+/// lock repeat a few stacks, and each wait's lookups and formatting were
+/// the largest part of a pass in a profile (the binary itself is opened once
+/// per process, by the shared symbol cache).
 #[derive(Default)]
 pub(super) struct Symbolizer {
     maps: Option<Vec<rustprof_symbolize::MapEntry>>,
+    /// The mappings `formatted` was made against: when a pass reads others
+    /// (a library loaded or unloaded), the cache is dropped.
+    formatted_against: Vec<rustprof_symbolize::MapEntry>,
+    formatted: hashbrown::HashMap<Box<[u64]>, String>,
 }
 
 impl Symbolizer {
@@ -32,6 +44,26 @@ impl Symbolizer {
     /// The stack argument of `addrs`: rustprof's own frames (the capture,
     /// the lock's wait loop) dropped from the top.
     pub(super) fn format(&mut self, addrs: &[u64]) -> String {
+        if self.maps.is_none() {
+            let maps = rustprof_symbolize::read_proc_maps(None).unwrap_or_default();
+            if maps != self.formatted_against {
+                self.formatted.clear();
+                self.formatted_against = maps.clone();
+            }
+            self.maps = Some(maps);
+        }
+        if let Some(s) = self.formatted.get(addrs) {
+            return s.clone();
+        }
+        let s = self.symbolize(addrs);
+        if self.formatted.len() >= CACHED {
+            self.formatted.clear();
+        }
+        self.formatted.insert(addrs.into(), s.clone());
+        s
+    }
+
+    fn symbolize(&mut self, addrs: &[u64]) -> String {
         let maps =
             self.maps.get_or_insert_with(|| rustprof_symbolize::read_proc_maps(None).unwrap_or_default());
         // Return addresses: the call instruction is the byte before.
