@@ -13,7 +13,7 @@
 //! trace, [`crate::trace`], default 1 s, one at a time), `heap` and `allocs` (`gc` accepted,
 //! `seconds=N` for a delta profile), `block`, `mutex`, `threads`, `tasks` and
 //! `goroutine` (tokio's task dump with feature `tokio` built with `--cfg
-//! tokio_unstable`, [`crate::tasks`]; else the thread dump), `cmdline`, `symbol` (GET
+//! tokio_unstable`, `rustprof::tasks`; else the thread dump), `cmdline`, `symbol` (GET
 //! and POST), `debug=1`/`debug=2` text forms, with Go's content types,
 //! `Content-Disposition`, error bodies and status codes. So `go tool pprof` reads
 //! from a rustprof server, and `rustprof` reads from a Go one.

@@ -49,7 +49,7 @@
 //! ```
 //!
 //! [`channels`] times the blocking waits of std's and crossbeam's channels;
-//! with feature `tokio`, [`tokio`](mod@tokio) has drop-ins for tokio's locks,
+//! with feature `tokio`, `sync::tokio` has drop-ins for tokio's locks,
 //! semaphore and channels whose waits are recorded at the awaiting task's stack.
 //!
 //! Linux only (futexes). Recording uses `std::sync` locks of its own, never the
