@@ -332,6 +332,8 @@ pub fn format(inst: &Instruction, bytes: &[u8], lookup: Lookup<'_>) -> String {
     let ds = data_size(bytes);
     match inst.mnemonic() {
         Mnemonic::Int3 => return "INT $0x3".into(),
+        // 0xF1: Go's decoder calls it by its old name.
+        Mnemonic::Int1 => return "ICEBP".into(),
         Mnemonic::Xlatb => return "XLATB DS:0(BX)".into(),
         _ => {}
     }
