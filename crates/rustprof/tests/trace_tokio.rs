@@ -79,7 +79,14 @@ fn a_woken_task_waits_to_be_polled_and_the_trace_shows_it() {
             rustprof_tid()
         });
         waiter.await.unwrap();
-        waker.await.unwrap()
+        let worker = waker.await.unwrap();
+        // A task cancelled while it waits ends its track too (the session
+        // keeps no descriptor for it).
+        let cancelled = trace::tokio::spawn("cancelled", std::future::pending::<()>());
+        tokio::task::yield_now().await;
+        cancelled.abort();
+        assert!(cancelled.await.unwrap_err().is_cancelled());
+        worker
     });
     trace::stop().unwrap();
 
@@ -100,6 +107,8 @@ fn a_woken_task_waits_to_be_polled_and_the_trace_shows_it() {
     assert_eq!(kdone, 1);
     let last = k.iter().rfind(|s| s.2 == vocab::POLL).unwrap();
     assert!(last.0 <= r.0 && r.1 <= last.1 + 1_000_000, "{last:?} vs {r:?}");
+    let (c, cdone) = task_slices(&t, "cancelled");
+    assert_eq!((c.iter().filter(|s| s.2 == vocab::POLL).count(), cdone), (1, 1), "{c:?}");
 
     if let Some(py) = common::perfetto_python() {
         let path = std::env::temp_dir().join(format!("rustprof-trace-tokio-{}.pftrace", std::process::id()));

@@ -146,6 +146,25 @@ impl<F: Future> Future for Instrumented<F> {
     }
 }
 
+impl<F> Drop for Instrumented<F> {
+    /// A future dropped before it completed (a cancelled task, a lost
+    /// `select!` branch) ends its track too, so that the trace session does
+    /// not keep its descriptor for the rest of the session.
+    fn drop(&mut self) {
+        let current = self.generation == super::GENERATION.load(Ordering::Relaxed);
+        if !self.done && self.track != 0 && current && super::is_enabled() {
+            self.done = true;
+            async_tracks::record(
+                AsyncOp::Instant,
+                self.track,
+                Cow::Borrowed(vocab::TASK_DONE),
+                vocab::POLL,
+                0,
+            );
+        }
+    }
+}
+
 /// Adds tokio's task hooks to `builder`: while a trace runs, every task
 /// spawned on the runtime gets a track named `tokio task ID at FILE:LINE`
 /// (its spawn location), a [`vocab::POLL`] slice per poll with the worker's
