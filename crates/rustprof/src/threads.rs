@@ -161,22 +161,28 @@ fn profile_of(stacks: &[ThreadStack]) -> Profile {
     sp.build()
 }
 
-/// One symbolized frame for the text forms.
-struct TextFrame {
-    pc: u64,
-    function: String,
-    file: String,
-    line: u32,
+/// One symbolized frame for the text forms (thread and task dumps).
+pub(crate) struct TextFrame {
+    pub(crate) pc: u64,
+    pub(crate) function: String,
+    pub(crate) file: String,
+    pub(crate) line: u32,
 }
 
 fn symbolize(stacks: &[ThreadStack]) -> BTreeMap<u64, Vec<TextFrame>> {
-    let maps = rustprof_symbolize::read_proc_maps(None).unwrap_or_default();
     let mut addrs: Vec<u64> = Vec::new();
     for t in stacks {
         for (i, &a) in t.frames.iter().enumerate() {
             addrs.push(if i == 0 { a } else { a.wrapping_sub(1) });
         }
     }
+    symbolize_text(addrs)
+}
+
+/// `addrs` symbolized against this process's mappings now, each to its frames
+/// (inlined frames innermost first).
+pub(crate) fn symbolize_text(mut addrs: Vec<u64>) -> BTreeMap<u64, Vec<TextFrame>> {
+    let maps = rustprof_symbolize::read_proc_maps(None).unwrap_or_default();
     addrs.sort_unstable();
     addrs.dedup();
     let frames = crate::symbols::symbolize(&maps, &addrs);

@@ -7,38 +7,17 @@ use std::fmt::Write as _;
 
 use super::{TaskStack, Unavailable, dump};
 
-/// One symbolized frame.
-struct Frame {
-    pc: u64,
-    function: String,
-    file: String,
-    line: u32,
-}
+use crate::threads::TextFrame as Frame;
 
 /// Every return address of the dump, symbolized (inlined frames innermost
 /// first), by the address of its call (`ra - 1`).
 fn symbolize(tasks: &[TaskStack]) -> BTreeMap<u64, Vec<Frame>> {
-    let maps = rustprof_symbolize::read_proc_maps(None).unwrap_or_default();
-    let mut addrs: Vec<u64> = tasks
+    let addrs = tasks
         .iter()
         .flat_map(|t| t.frames.iter().chain(t.more.iter().flatten()))
         .map(|a| a.wrapping_sub(1))
         .collect();
-    addrs.sort_unstable();
-    addrs.dedup();
-    let frames = crate::symbols::symbolize(&maps, &addrs);
-    addrs
-        .into_iter()
-        .zip(frames)
-        .map(|(a, f)| {
-            let v = f
-                .frames
-                .into_iter()
-                .map(|fr| Frame { pc: a, function: fr.function, file: fr.file, line: fr.line })
-                .collect();
-            (a, v)
-        })
-        .collect()
+    crate::threads::symbolize_text(addrs)
 }
 
 fn frames_of<'a>(sym: &'a BTreeMap<u64, Vec<Frame>>, stack: &[u64]) -> Vec<&'a Frame> {
